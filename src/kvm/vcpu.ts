@@ -1,0 +1,368 @@
+// One vCPU: interprets the compiled guest program step by step (one access or op each),
+// sends each access through the fault path, and holds at most one pending exit until
+// userspace answers it (kvm-abi.md section 2). All state is plain data (./vcpu/state.ts).
+import {
+  KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, KVM_EXIT_MEMORY_FAULT, KVM_SYSTEM_EVENT_CRASH, PAGE_SIZE
+} from './constants.js'
+import { ACCESS_MEMORY_FAULT, ACCESS_MMIO, ACCESS_OK } from './fault-path.js'
+import type { AccessResult, FaultPath } from './fault-path.js'
+import {
+  hltExit, ioExit, mapGpaRangeExit, memoryFaultExit, mmioExit, shutdownExit, systemEventExit
+} from './exit-record.js'
+import { mapGpaRangeBegin, mapGpaRangeComplete } from './hypercall/map-gpa-range.js'
+import type { HcHost, HcResult } from './hypercall/result.js'
+import { SnpPsc } from './hypercall/snp-psc.js'
+import { TdxMapGpa } from './hypercall/tdx-map-gpa.js'
+import { Rng, vcpuSeed } from './program/rng.js'
+import type { Decision, DecisionOutcome, ExitRecord, StepResult, VcpuInfo, VmType } from './types.js'
+import { KvmError } from './types.js'
+import {
+  OP_HLT, OP_IN, OP_LOOP_END, OP_LOOP_START, OP_MAP_GPA, OP_MMIO_READ, OP_MMIO_WRITE, OP_OUT, OP_PANIC,
+  OP_PV_ACCESS, OP_RANDOM, OP_READ, OP_SHUTDOWN, OP_SWEEP, OP_WRITE
+} from './vcpu/compile.js'
+import type { Code, CodeOp } from './vcpu/compile.js'
+import { planDecision } from './vcpu/decide.js'
+import { bootData } from './vcpu/state.js'
+import type { Completion, HcState, RandomDraw, VcpuData } from './vcpu/state.js'
+
+/** What a vCPU needs from its VM. */
+export interface VcpuCore {
+  readonly type: VmType
+  readonly gpaw: 48 | 52
+  readonly hypercallExit: boolean
+  readonly seed: number
+  readonly fault: FaultPath
+  readonly code: Code
+  /** The VM's next exit id (per VM from 1, never reused). */
+  nextExitId (): number
+  /** A decision's conversion: KVM_SET_MEMORY_ATTRIBUTES + discard; throws INVALID_ACTION. */
+  convert (gpa: number, size: number, priv: boolean): void
+}
+
+const YIELD: StepResult = Object.freeze({ kind: 'yield' })
+const HALTED: StepResult = Object.freeze({ kind: 'halted' })
+const PENDING: StepResult = Object.freeze({ kind: 'pending' })
+
+export class Vcpu implements HcHost {
+  readonly id: number
+  private d: VcpuData
+  private rng: Rng
+  private readonly core: VcpuCore
+  private readonly ops: CodeOp[]
+  private readonly fault: FaultPath
+  private readonly tdx: TdxMapGpa | null
+  private readonly snp: SnpPsc | null
+
+  constructor (id: number, core: VcpuCore, data?: VcpuData) {
+    this.id = id
+    this.core = core
+    this.ops = core.code.ops
+    this.fault = core.fault
+    this.tdx = core.type === 'tdx' ? new TdxMapGpa(this, core.fault.sharedBit, core.gpaw) : null
+    this.snp = core.type === 'snp' ? new SnpPsc(this) : null
+    if (data === undefined) {
+      this.rng = new Rng(vcpuSeed(core.seed, id))
+      this.d = bootData(core.code.loops, this.rng.state)
+    } else {
+      this.rng = Rng.fromState(data.rng)
+      this.d = data
+    }
+  }
+
+  // HcHost
+  get hypercallExit (): boolean { return this.core.hypercallExit }
+  interruptPending (): boolean { return this.d.interrupt }
+  takeInterrupt (): void {
+    if (this.d.interrupt) { this.d.interrupt = false; this.d.counters.interrupts++ }
+  }
+
+  injectInterrupt (): void { this.d.interrupt = true }
+
+  get pendingExit (): ExitRecord | null { return this.d.pending }
+
+  info (): VcpuInfo {
+    const d = this.d
+    return {
+      id: this.id,
+      state: d.pending !== null ? 'exit_pending' : d.halted ? 'halted' : 'runnable',
+      pending_exit: d.pending !== null ? d.pending.exit : null,
+      counters: { ...d.counters }
+    }
+  }
+
+  /** What the guest last saw from a conversion hypercall (for tests and diagnostics). */
+  get lastHypercall (): { ret: number, r11?: number } | null { return this.d.lastHypercall }
+
+  /** A deep copy of the state as plain JSON-able data. */
+  toJSON (): VcpuData {
+    this.d.rng = this.rng.state
+    return structuredClone(this.d)
+  }
+
+  /** Runs at most `budget` steps. */
+  run (budget: number): StepResult {
+    const d = this.d
+    if (d.pending !== null) return PENDING
+    if (d.halted) return HALTED
+    if (d.decided !== null) {
+      const exit = this.applyDecision()
+      if (exit !== null) return { kind: 'exit', exit }
+    }
+    const ops = this.ops
+    let steps = 0
+    while (steps < budget) {
+      // The guest takes a pending interrupt at the next instruction boundary; inside a
+      // conversion hypercall it waits (TDX MapGPA returns RETRY for it instead).
+      if (d.interrupt && d.hc === null) this.takeInterrupt()
+      if (d.pc >= ops.length) {
+        d.halted = true
+        return HALTED
+      }
+      const op = ops[d.pc] as CodeOp
+      // Fast path: a sweep runs its touches in a tight loop while none exits.
+      if (op.k === OP_SWEEP) {
+        const base = this.base(op)
+        const fault = this.fault
+        let sub = d.sub
+        while (steps < budget && sub < op.n) {
+          steps++
+          const r = fault.access(base + sub * op.stride, op.size, op.cbit)
+          if (r !== ACCESS_OK) {
+            d.sub = sub
+            return { kind: 'exit', exit: this.accessExit(r, op) }
+          }
+          d.counters.accesses++
+          sub++
+          if (d.interrupt) break
+        }
+        if (sub >= op.n) { d.sub = 0; d.pc++ } else d.sub = sub
+        continue
+      }
+      steps++
+      const exit = this.step(op)
+      if (exit !== null) return { kind: 'exit', exit }
+    }
+    return YIELD
+  }
+
+  /** vCPU n's first byte of op: gpa + n * vcpu_stride (TDX shared accesses add the shared bit). */
+  private base (op: CodeOp): number {
+    const gpa = op.gpa + this.id * op.vstride
+    return op.tdxShared && !this.fault.hasSharedBit(gpa) ? gpa + this.fault.sharedBit : gpa
+  }
+
+  private step (op: CodeOp): ExitRecord | null {
+    const d = this.d
+    switch (op.k) {
+      case OP_READ:
+      case OP_WRITE:
+      case OP_MMIO_READ:
+      case OP_MMIO_WRITE: {
+        const r = this.fault.access(this.base(op), op.size, op.cbit)
+        if (r !== ACCESS_OK) return this.accessExit(r, op)
+        d.counters.accesses++
+        d.pc++
+        return null
+      }
+      case OP_PV_ACCESS: {
+        // KVM's own access for the guest: a fault fills memory_fault and is then suppressed
+        // (the access is dropped); the stale data rides on this vCPU's next exit.
+        const r = this.fault.access(this.base(op), op.size, op.cbit)
+        if (r === ACCESS_OK) d.counters.accesses++
+        else if (r === ACCESS_MEMORY_FAULT) {
+          const f = this.fault.info
+          d.stale = { flags: f.flags, gpa: f.gpa, size: f.size }
+        }
+        d.pc++
+        return null
+      }
+      case OP_MAP_GPA:
+        return this.beginMapGpa(this.base(op), op.n, op.priv, op)
+      case OP_OUT:
+        return this.emit(ioExit(this.core.nextExitId(), this.id, KVM_EXIT_IO_OUT, op.size, op.port, op.value), 'advance')
+      case OP_IN:
+        return this.emit(ioExit(this.core.nextExitId(), this.id, KVM_EXIT_IO_IN, op.size, op.port, 0), 'advance')
+      case OP_HLT:
+        return this.emit(hltExit(this.core.nextExitId(), this.id), 'advance')
+      case OP_SHUTDOWN:
+        return this.emit(shutdownExit(this.core.nextExitId(), this.id), 'reset')
+      case OP_PANIC:
+        // pvpanic / the guest's crash notifier: KVM_SYSTEM_EVENT_CRASH with no data.
+        return this.emit(systemEventExit(this.core.nextExitId(), this.id, KVM_SYSTEM_EVENT_CRASH, []), 'terminal')
+      case OP_LOOP_START:
+        if (op.count >= 0) d.loops[op.loop] = op.count
+        d.pc++
+        return null
+      case OP_LOOP_END: {
+        const start = this.ops[op.target] as CodeOp
+        if (start.count < 0) { d.pc = op.target + 1; return null }
+        const left = (d.loops[op.loop] as number) - 1
+        d.loops[op.loop] = left
+        d.pc = left > 0 ? op.target + 1 : d.pc + 1
+        return null
+      }
+      case OP_RANDOM:
+        return this.randomStep(op)
+      default:
+        throw new Error(`unknown compiled op ${op.k}`)
+    }
+  }
+
+  /** One `random` iteration: a one-page map_gpa (map_ratio) or an 8-byte access. */
+  private randomStep (op: CodeOp): ExitRecord | null {
+    const d = this.d
+    let draw = d.draw
+    if (draw === null) {
+      draw = this.drawRandom(op)
+      d.draw = draw
+    }
+    if (draw.map) return this.beginMapGpa(draw.gpa, 1, draw.priv, op)
+    const r = this.fault.access(draw.gpa, 8, draw.priv)
+    if (r !== ACCESS_OK) return this.accessExit(r, op, draw.write)
+    d.counters.accesses++
+    this.advance()
+    return null
+  }
+
+  private drawRandom (op: CodeOp): RandomDraw {
+    const rng = this.rng
+    const gpa = op.gpa + this.id * op.vstride
+    if (rng.next() < op.mapRatio) {
+      const first = Math.ceil(gpa / PAGE_SIZE)
+      const pages = Math.floor((gpa + op.size) / PAGE_SIZE) - first
+      if (pages > 0) {
+        const page = (first + rng.nextInt(pages)) * PAGE_SIZE
+        return { map: true, gpa: page, priv: rng.next() < op.privateRatio, write: false }
+      }
+    }
+    let at = gpa + 8 * rng.nextInt(Math.max(1, Math.floor(op.size / 8)))
+    const priv = rng.next() < op.privateRatio
+    const write = rng.next() < op.writeRatio
+    // TDX: a shared access carries the shared bit (validation keeps the range below it).
+    if (this.core.type === 'tdx' && !priv) at += this.fault.sharedBit
+    return { map: false, gpa: at, priv, write }
+  }
+
+  /** An access that did not complete: KVM_EXIT_MEMORY_FAULT, or KVM_EXIT_MMIO (no memslot, shared). */
+  private accessExit (r: AccessResult, op: CodeOp, write = op.write): ExitRecord {
+    const f = this.fault.info
+    const id = this.core.nextExitId()
+    if (r === ACCESS_MMIO) {
+      const value = op.k === OP_MMIO_WRITE ? op.value : 0
+      return this.emit(mmioExit(id, this.id, f.mmioGpa, f.mmioLen, write, value), 'advance')
+    }
+    this.d.convertible = f.convertible
+    return this.emit(memoryFaultExit(id, this.id, f.errno, f), 'access')
+  }
+
+  private beginMapGpa (gpa: number, npages: number, priv: boolean, op: CodeOp): ExitRecord | null {
+    const d = this.d
+    let r: HcResult
+    if (this.tdx !== null) {
+      const b = this.tdx.begin(gpa, npages, priv)
+      d.hc = b.state
+      r = b.result
+    } else if (this.snp !== null) {
+      const b = op.msr ? this.snp.beginMsr(gpa, npages, priv) : this.snp.beginGhcb(gpa, npages, priv, op.pageSize)
+      d.hc = b.state
+      r = b.result
+    } else {
+      d.hc = { kind: 'kvm_hc' }
+      r = mapGpaRangeBegin(this, gpa, npages, priv, op.pageSize)
+    }
+    return this.hcResult(r)
+  }
+
+  private hcResult (r: HcResult): ExitRecord | null {
+    const d = this.d
+    switch (r.t) {
+      case 'exit':
+        return this.emit(mapGpaRangeExit(this.core.nextExitId(), this.id, r.gpa, r.npages, r.attrs), 'hc')
+      case 'done':
+        d.hc = null
+        if (r.error) d.counters.hypercall_errors++
+        d.lastHypercall = r.r11 === undefined ? { ret: r.ret } : { ret: r.ret, r11: r.r11 }
+        this.advance()
+        return null
+      case 'fatal':
+        d.hc = null
+        d.counters.hypercall_errors++
+        d.lastHypercall = r.r11 === undefined ? { ret: r.ret } : { ret: r.ret, r11: r.r11 }
+        return this.emit(systemEventExit(this.core.nextExitId(), this.id, r.type, r.data), 'terminal')
+    }
+  }
+
+  private completeHypercall (ret: number): ExitRecord | null {
+    const hc = this.d.hc as HcState
+    switch (hc.kind) {
+      case 'kvm_hc': return this.hcResult(mapGpaRangeComplete(ret))
+      case 'tdx': return this.hcResult((this.tdx as TdxMapGpa).complete(hc, ret))
+      case 'snp_msr': return this.hcResult((this.snp as SnpPsc).completeMsr(hc, ret))
+      case 'snp_ghcb': return this.hcResult((this.snp as SnpPsc).completeGhcb(hc, ret))
+    }
+  }
+
+  /** The op at pc is done with one unit of work: the next touch/iteration, or the next op. */
+  private advance (): void {
+    const d = this.d
+    const op = this.ops[d.pc] as CodeOp
+    d.draw = null
+    if (op.k === OP_SWEEP || op.k === OP_RANDOM) {
+      d.sub++
+      if (d.sub < op.n) return
+      d.sub = 0
+    }
+    d.pc++
+  }
+
+  private emit (exit: ExitRecord, completion: Completion): ExitRecord {
+    const d = this.d
+    // A stale memory_fault rides on the next exit beside its real payload; a genuine memory
+    // fault replaces it (kvm-abi.md section 7).
+    if (d.stale !== null && exit.exit_reason !== KVM_EXIT_MEMORY_FAULT) exit.memory_fault = d.stale
+    d.stale = null
+    d.pending = exit
+    d.completion = completion
+    d.counters.exits++
+    return exit
+  }
+
+  /**
+   * Userspace's answer to the pending exit: validated now, applied on the next run (as
+   * KVM's complete_userspace_io runs at the next KVM_RUN). The exit stops pending at once.
+   */
+  decide (exitId: number, decision: Decision): DecisionOutcome {
+    const d = this.d
+    if (d.pending === null || d.pending.exit !== exitId) {
+      throw new KvmError('EXIT_NOT_PENDING', `exit ${exitId} is not pending on vCPU ${this.id}`)
+    }
+    const plan = planDecision(d.pending, d.completion === 'access' && d.convertible, decision)
+    if (plan.convert !== undefined) this.core.convert(plan.convert.gpa, plan.convert.size, plan.convert.priv)
+    d.pending = null
+    d.completion = null
+    d.decided = plan.applied
+    // kill, and reset/terminal outcomes: this vCPU runs no more until the VM is reset.
+    if (plan.applied === null) d.halted = true
+    return plan.outcome
+  }
+
+  private applyDecision (): ExitRecord | null {
+    const d = this.d
+    const a = d.decided
+    d.decided = null
+    if (a === null) return null
+    switch (a.kind) {
+      case 'reexec': return null
+      case 'mce':
+        // The guest's #MC handler skips the poisoned access (see kvm-fidelity.md).
+        d.counters.machine_checks++
+        this.advance()
+        return null
+      case 'advance':
+        this.advance()
+        return null
+      case 'hc':
+        return this.completeHypercall(a.ret)
+    }
+  }
+}
