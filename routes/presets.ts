@@ -1,0 +1,14 @@
+// The built-in guest programs.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { PRESETS } from '../src/kvm/program/presets.js'
+import { errors, Page } from '../schemas/common.js'
+import { PresetView } from '../schemas/vm.js'
+
+const presetRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const body = { items: [...PRESETS], next: null }
+  app.get('/presets', {
+    schema: { tags: ['presets'], summary: 'The built-in guest programs', response: { 200: Page(PresetView), ...errors() } }
+  }, async () => body)
+}
+
+export default presetRoutes

@@ -1,0 +1,117 @@
+// Every WebSocket message of the contract (api-v1.md "WebSocket: GET /v1/stream"), client →
+// server and server → client. The stream compiles the client ones to check frames; all of
+// them are components of the OpenAPI document.
+import { Type } from 'typebox'
+import type { Static } from 'typebox'
+import { DecidedBy, VmId, VmState } from './common.js'
+import { ExitMessage, decisionFields } from './exit.js'
+
+/** A client message may carry `id`; the reply to it echoes it. */
+export const MessageId = Type.Union([
+  Type.String({ maxLength: 128 }),
+  Type.Integer({ minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER })
+])
+const id = Type.Optional(MessageId)
+const Role = Type.Enum(['controller', 'observer'])
+
+// ---- client → server ----
+export const SubscribeMessage = Type.Object({
+  type: Type.Literal('subscribe'),
+  id,
+  vm: Type.String({ minLength: 1, maxLength: 64, description: 'A VM id, or "*" (observers): every VM of the tenant, present and future' }),
+  role: Role,
+  since: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Replay the events after this seq' })),
+  takeover: Type.Optional(Type.Boolean())
+}, { additionalProperties: false })
+
+export const UnsubscribeMessage = Type.Object({
+  type: Type.Literal('unsubscribe'),
+  id,
+  vm: Type.String({ minLength: 1, maxLength: 64 })
+}, { additionalProperties: false })
+
+export const DecisionMessage = Type.Object({
+  type: Type.Literal('decision'),
+  id,
+  vm: VmId,
+  exit: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+  ...decisionFields
+}, { additionalProperties: false })
+
+export const ClientMessage = Type.Union([SubscribeMessage, UnsubscribeMessage, DecisionMessage])
+export type SubscribeMessage = Static<typeof SubscribeMessage>
+export type UnsubscribeMessage = Static<typeof UnsubscribeMessage>
+export type DecisionMessage = Static<typeof DecisionMessage>
+export type ClientMessage = Static<typeof ClientMessage>
+
+// ---- server → client ----
+export const HelloMessage = Type.Object({
+  type: Type.Literal('hello'),
+  protocol: Type.Literal(1),
+  server: Type.String({ description: 'faultline/<version>' })
+}, { additionalProperties: false })
+
+export const SubscribedMessage = Type.Object({
+  type: Type.Literal('subscribed'),
+  id,
+  vm: Type.String(),
+  role: Role,
+  seq: Type.Integer({ minimum: 0, description: 'The VM\'s current seq; replayed and new events follow' })
+}, { additionalProperties: false })
+
+export { ExitMessage }
+
+export const DecidedMessage = Type.Object({
+  type: Type.Literal('decided'),
+  vm: VmId,
+  exit: Type.Integer({ minimum: 1 }),
+  seq: Type.Integer({ minimum: 1 }),
+  action: Type.Enum(['convert', 'resume', 'kill']),
+  by: DecidedBy
+}, { additionalProperties: false })
+
+export const StateMessage = Type.Object({
+  type: Type.Literal('state'),
+  vm: VmId,
+  seq: Type.Integer({ minimum: 1 }),
+  state: VmState,
+  reason: Type.String()
+}, { additionalProperties: false })
+
+export const AckMessage = Type.Object({
+  type: Type.Literal('ack'),
+  id: MessageId
+}, { additionalProperties: true, description: 'May carry more fields about what was done' })
+
+export const ErrorMessage = Type.Object({
+  type: Type.Literal('error'),
+  id,
+  code: Type.String({ description: 'e.g. BAD_MESSAGE, VM_NOT_FOUND, FORBIDDEN, CONFLICT, NOT_CONTROLLER, EXIT_NOT_PENDING, INVALID_ACTION, SEQ_EXPIRED' }),
+  message: Type.String(),
+  vm: Type.Optional(Type.String()),
+  exit: Type.Optional(Type.Integer())
+}, { additionalProperties: false })
+
+export const RevokedMessage = Type.Object({
+  type: Type.Literal('revoked'),
+  vm: VmId
+}, { additionalProperties: false })
+
+export const ServerMessage = Type.Union([
+  HelloMessage, SubscribedMessage, ExitMessage, DecidedMessage, StateMessage, AckMessage, ErrorMessage, RevokedMessage
+])
+
+/** The OpenAPI components, by name. */
+export const STREAM_COMPONENTS = {
+  SubscribeMessage,
+  UnsubscribeMessage,
+  DecisionMessage,
+  HelloMessage,
+  SubscribedMessage,
+  ExitMessage,
+  DecidedMessage,
+  StateMessage,
+  AckMessage,
+  ErrorMessage,
+  RevokedMessage
+} as const

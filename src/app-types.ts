@@ -1,0 +1,29 @@
+// What buildApp adds to Fastify's types: the decorators routes (and routes/stream.ts) use.
+import type { Auth } from './auth/index.js'
+import type { Principal } from './auth/types.js'
+import type { Control } from './control/index.js'
+import type { Config } from './config.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The single owner of every VM. */
+    control: Control
+    auth: Auth
+    /** Limits and settings the app was built with. */
+    faultline: AppSettings
+    /** 503 from /readyz unless ready. */
+    readiness: { phase: 'starting' | 'ready' | 'closing' }
+  }
+  interface FastifyRequest {
+    /** Set by the auth hook on every authenticated route; null on public ones. */
+    principal: Principal | null
+  }
+  interface FastifyContextConfig {
+    /** Public routes skip the Bearer check. */
+    public?: boolean
+  }
+}
+
+export type AppSettings = Pick<Config, 'bodyLimit' | 'wsMaxPayload' | 'rateLimitPerMinute' | 'maxEventLoopDelayMs' | 'limits'> & {
+  version: string
+}

@@ -1,0 +1,46 @@
+// The Bearer check on every non-public route. A WebSocket upgrade may instead carry the
+// token as the subprotocol `bearer.<token>` (browsers cannot set headers on upgrades).
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Unauthorized } from '../errors.js'
+import type { Auth } from './index.js'
+import { parseBearer } from './index.js'
+import type { Principal } from './types.js'
+
+const SUBPROTOCOL_PREFIX = 'bearer.'
+
+/** The token a request presents, or null. */
+export function requestToken (req: FastifyRequest): string | null {
+  const h = req.headers.authorization
+  if (h !== undefined) return parseBearer(h)
+  const proto = req.headers['sec-websocket-protocol']
+  if (typeof proto === 'string') {
+    for (const p of proto.split(',')) {
+      const s = p.trim()
+      if (s.startsWith(SUBPROTOCOL_PREFIX) && s.length > SUBPROTOCOL_PREFIX.length) return s.slice(SUBPROTOCOL_PREFIX.length)
+    }
+  }
+  return null
+}
+
+export function authHook (auth: Auth) {
+  // Callback style, not async: this runs on every request and a promise per call shows.
+  return function authenticateRequest (req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
+    // Public routes, the API docs' own routes, and unknown routes (404) need no token.
+    const url = req.routeOptions.url
+    if (req.routeOptions.config.public === true || url === undefined || url.startsWith('/docs')) { done(); return }
+    const token = requestToken(req)
+    const principal = token === null ? null : auth.authenticate(token)
+    if (principal === null) {
+      done(new Unauthorized(token === null ? ' (Authorization: Bearer <token>)' : ': this token is not known'))
+      return
+    }
+    req.principal = principal
+    done()
+  }
+}
+
+/** The authenticated caller of a non-public route. */
+export function principalOf (req: FastifyRequest): Principal {
+  if (req.principal === null) throw new Unauthorized('')
+  return req.principal
+}

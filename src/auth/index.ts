@@ -1,0 +1,39 @@
+// Authentication for REST and the stream: a Bearer token becomes a Principal, or null.
+import { findDigest, sha256 } from './compare.js'
+import type { TokenEntry } from './tokens.js'
+import type { Principal } from './types.js'
+
+export { canChange, canControl, canSeeTenant } from './roles.js'
+export { findDigest, sha256 } from './compare.js'
+export type { Principal, Role } from './types.js'
+export type { TokenEntry } from './tokens.js'
+
+export interface Auth {
+  /** The principal a token stands for, or null; constant time over all tokens. */
+  authenticate (token: string): Principal | null
+  /** The token of an `Authorization: Bearer <token>` header, or null. */
+  bearer (header: string | undefined): string | null
+}
+
+export function createAuth (entries: readonly TokenEntry[]): Auth {
+  const digests = entries.map(e => sha256(e.token))
+  const principals: Principal[] = entries.map((e, i) => Object.freeze({
+    tenant: e.tenant,
+    role: e.role,
+    id: (digests[i] as Buffer).toString('hex').slice(0, 16)
+  }))
+  return {
+    authenticate (token: string): Principal | null {
+      const i = findDigest(token, digests)
+      return i < 0 ? null : principals[i] as Principal
+    },
+    bearer: parseBearer
+  }
+}
+
+export function parseBearer (header: string | undefined): string | null {
+  if (header === undefined) return null
+  // RFC 6750: the scheme is case-insensitive; one space, then the token.
+  const m = /^Bearer +(\S+) *$/i.exec(header)
+  return m === null ? null : m[1] as string
+}

@@ -1,0 +1,118 @@
+// Configuration from the environment, checked once at start: a bad value stops the server
+// with a message naming the variable, what it got and what it takes.
+import { resolve } from 'node:path'
+import type { Limits } from './control/types.js'
+import { DEFAULT_LIMITS } from './control/types.js'
+import { DEFAULT_TENANT, MIN_TOKEN_LENGTH, TokenConfigError, readTokensFile } from './auth/tokens.js'
+import type { TokenEntry } from './auth/tokens.js'
+
+export type TokenSource =
+  | { kind: 'env', entries: TokenEntry[] }
+  | { kind: 'file', path: string, entries: TokenEntry[] }
+  /** Neither variable set: server.ts makes a random admin token at start. */
+  | { kind: 'generate' }
+
+export interface Config {
+  host: string
+  port: number
+  dataDir: string
+  logLevel: string
+  tokens: TokenSource
+  limits: Limits
+  /** Largest request body, bytes (413 above it). */
+  bodyLimit: number
+  /** Largest WebSocket message, bytes. */
+  wsMaxPayload: number
+  /** Requests per token per minute; 0 turns rate limiting off. */
+  rateLimitPerMinute: number
+  /** Event-loop delay past which requests are shed with 503; 0 turns it off. */
+  maxEventLoopDelayMs: number
+}
+
+export class ConfigError extends Error {
+  constructor (readonly problems: string[]) {
+    super('invalid configuration:\n  ' + problems.join('\n  '))
+    this.name = 'ConfigError'
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+/** Every variable faultline reads, with its default and range (docs/operations.md). */
+export const INTEGER_VARS = {
+  PORT: { def: 8080, min: 0, max: 65535 },
+  FAULTLINE_MAX_VCPUS: { def: DEFAULT_LIMITS.maxVcpus, min: 1, max: 256 },
+  FAULTLINE_MAX_MEMSLOTS: { def: DEFAULT_LIMITS.maxMemslots, min: 1, max: 32767 },
+  FAULTLINE_MAX_PROGRAM_OPS: { def: DEFAULT_LIMITS.maxProgramOps, min: 1, max: 1_000_000 },
+  FAULTLINE_MAX_VMS_PER_TENANT: { def: DEFAULT_LIMITS.maxVmsPerTenant, min: 1, max: 100_000 },
+  FAULTLINE_JOURNAL_EVENTS: { def: DEFAULT_LIMITS.journalEvents, min: 16, max: 10_000_000 },
+  FAULTLINE_RUN_BUDGET: { def: DEFAULT_LIMITS.runBudget, min: 1, max: 1_000_000 },
+  FAULTLINE_BODY_LIMIT: { def: 1024 * 1024, min: 1024, max: 64 * 1024 * 1024 },
+  FAULTLINE_WS_MAX_PAYLOAD: { def: 64 * 1024, min: 1024, max: 64 * 1024 * 1024 },
+  FAULTLINE_RATE_LIMIT: { def: 6000, min: 0, max: 10_000_000 },
+  FAULTLINE_MAX_EVENT_LOOP_DELAY_MS: { def: 1000, min: 0, max: 60_000 }
+} as const
+
+type IntVar = keyof typeof INTEGER_VARS
+
+export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = []
+  const int = (name: IntVar): number => {
+    const spec = INTEGER_VARS[name]
+    const raw = env[name]
+    if (raw === undefined || raw.trim() === '') return spec.def
+    const n = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN
+    if (!Number.isSafeInteger(n) || n < spec.min || n > spec.max) {
+      problems.push(`${name}=${JSON.stringify(raw)}: must be an integer from ${spec.min} to ${spec.max} (default ${spec.def})`)
+      return spec.def
+    }
+    return n
+  }
+
+  const host = env.HOST === undefined || env.HOST === '' ? '127.0.0.1' : env.HOST
+  const port = int('PORT')
+  const dataDir = resolve(env.FAULTLINE_DATA_DIR === undefined || env.FAULTLINE_DATA_DIR === '' ? './data' : env.FAULTLINE_DATA_DIR)
+  const logLevel = env.LOG_LEVEL ?? 'info'
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)}: must be one of ${LOG_LEVELS.join(', ')}`)
+
+  const limits: Limits = {
+    maxVcpus: int('FAULTLINE_MAX_VCPUS'),
+    maxMemslots: int('FAULTLINE_MAX_MEMSLOTS'),
+    maxProgramOps: int('FAULTLINE_MAX_PROGRAM_OPS'),
+    maxVmsPerTenant: int('FAULTLINE_MAX_VMS_PER_TENANT'),
+    journalEvents: int('FAULTLINE_JOURNAL_EVENTS'),
+    runBudget: int('FAULTLINE_RUN_BUDGET')
+  }
+
+  let tokens: TokenSource = { kind: 'generate' }
+  const token = env.FAULTLINE_TOKEN
+  const file = env.FAULTLINE_TOKENS_FILE
+  if (token !== undefined && token !== '' && file !== undefined && file !== '') {
+    problems.push('FAULTLINE_TOKEN and FAULTLINE_TOKENS_FILE are both set: choose one')
+  } else if (token !== undefined && token !== '') {
+    if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) problems.push(`FAULTLINE_TOKEN: must be at least ${MIN_TOKEN_LENGTH} characters with no whitespace`)
+    else tokens = { kind: 'env', entries: [{ token, tenant: DEFAULT_TENANT, role: 'admin' }] }
+  } else if (file !== undefined && file !== '') {
+    try {
+      tokens = { kind: 'file', path: resolve(file), entries: readTokensFile(resolve(file)) }
+    } catch (e) {
+      if (!(e instanceof TokenConfigError)) throw e
+      problems.push(e.message)
+    }
+  }
+
+  const config: Config = {
+    host,
+    port,
+    dataDir,
+    logLevel,
+    tokens,
+    limits,
+    bodyLimit: int('FAULTLINE_BODY_LIMIT'),
+    wsMaxPayload: int('FAULTLINE_WS_MAX_PAYLOAD'),
+    rateLimitPerMinute: int('FAULTLINE_RATE_LIMIT'),
+    maxEventLoopDelayMs: int('FAULTLINE_MAX_EVENT_LOOP_DELAY_MS')
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return config
+}

@@ -1,0 +1,45 @@
+// A VM as control/ keeps it: plain data (what a store will persist) beside the core's Vm
+// and the live bookkeeping (timers, scheduler marks) that a restart rebuilds.
+import type { Vm } from '../kvm/index.js'
+import type { VmConfig } from '../kvm/types.js'
+import type { EventJournal } from './journal.js'
+import type { ControlEvent, DecisionRecord, ExitMessage, Policy, VmState } from './types.js'
+
+export interface ExitEntry {
+  message: ExitMessage
+  /** The exit's event, frame encoded once; sent again to each new controller while pending. */
+  event: ControlEvent
+  decision: DecisionRecord | null
+}
+
+export interface PendingExit {
+  vcpu: number
+  timer: unknown
+}
+
+export interface VmRecord {
+  id: string
+  tenant: string
+  name: string | null
+  /** Creation order, for list cursors. */
+  ord: number
+  state: VmState
+  state_reason: string
+  config: VmConfig
+  policy: Policy
+  preset: string | null
+  created_at: number
+  /** The VM's latest event seq (0 = none yet). */
+  seq: number
+  counters: { exits: number, decisions: number, by_rule: number, by_timeout: number }
+  vm: Vm
+  journal: EventJournal
+  /** Exits by id, oldest first; decided ones beyond the journal limit are dropped. */
+  exits: Map<number, ExitEntry>
+  pending: Map<number, PendingExit>
+  /** vCPUs whose program ended, and vCPUs waiting on a pending exit: neither is run. */
+  halted: Set<number>
+  blocked: Set<number>
+  /** Round-robin position among the VM's vCPUs. */
+  nextVcpu: number
+}
