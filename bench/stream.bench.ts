@@ -1,0 +1,139 @@
+// GET /v1/stream against a bare `ws` echo measured in the same run, from a client in its own
+// process (bench/lib/stream-client.ts), all on 127.0.0.1:
+// - exit round trip (exit out, decision back, next exit out) of one vCPU: p50 <= 1.5x echo;
+// - throughput, 64 vCPUs over 16 VMs on one controller socket: >= 0.6x echo frames/s with
+//   64 frames in flight;
+// - fan-out: one VM's exits to 100 observers (their own process); the controller's round
+//   trip stays within 1.5x its value with no observers.
+// Run: node --import tsx bench/stream.bench.ts (or npm run bench -- stream).
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { dirname, join } from 'node:path'
+import { WebSocketServer } from 'ws'
+import { buildApp } from '../src/app.js'
+import { createAuth } from '../src/auth/index.js'
+import { Control } from '../src/control/index.js'
+import { histogram, median, percentile, report } from './lib/report.js'
+import type { ExitRttResult, Job, RttResult, ThroughputResult } from './lib/stream-client.js'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const TOKEN = 'bench-operator-token-0000'
+const EXIT_EVERY_STEP = [{ op: 'repeat', forever: true, body: [{ op: 'out', port: 1, size: 1, value: 1 }] }]
+const quick = process.env.BENCH_QUICK === '1'
+/** BENCH_ONLY=rtt|throughput|fanout runs one part (for profiling). */
+const only = process.env.BENCH_ONLY
+const runs = (part: string): boolean => only === undefined || only === part
+
+const control = new Control()
+const app = await buildApp({
+  control,
+  auth: createAuth([{ token: TOKEN, tenant: 'bench', role: 'operator' }]),
+  settings: {
+    bodyLimit: 1 << 20,
+    wsMaxPayload: 64 * 1024,
+    rateLimitPerMinute: 0,
+    maxEventLoopDelayMs: 0,
+    limits: control.limits,
+    version: 'bench',
+    // BENCH_FLUSH_MS tries another observer batch interval (src/stream/options.ts).
+    ...(process.env.BENCH_FLUSH_MS !== undefined ? { stream: { observerFlushMs: Number(process.env.BENCH_FLUSH_MS) } } : {})
+  } as Parameters<typeof buildApp>[0]['settings']
+})
+await app.listen({ port: 0, host: '127.0.0.1' })
+const api = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+
+// The baseline: a bare ws server that sends every frame straight back.
+const echoServer = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false })
+echoServer.on('connection', ws => { ws.on('message', (d, binary) => { ws.send(d, { binary }) }) })
+await new Promise(resolve => echoServer.once('listening', resolve))
+const echo = `ws://127.0.0.1:${(echoServer.address() as { port: number }).port}`
+
+async function createVm (vcpus: number): Promise<string> {
+  const r = await app.inject({
+    method: 'POST',
+    url: '/v1/vms',
+    headers: { authorization: `Bearer ${TOKEN}` },
+    payload: { type: 'default', vcpus, memory: { size_mib: 1 }, program: EXIT_EVERY_STEP }
+  })
+  if (r.statusCode !== 201) throw new Error(`create VM: ${r.body}`)
+  return (r.json() as { id: string }).id
+}
+
+/** Server CPU (user + system) since `from`, per round trip (warm-up rounds included: ~1000). */
+function cpuPerRoundTrip (from: NodeJS.CpuUsage, samples: number): number {
+  const u = process.cpuUsage(from)
+  return (u.user + u.system) / (samples + 1000)
+}
+
+/** Runs a client job in its own process; resolves with its JSON result. */
+async function client<T> (job: Job): Promise<T> {
+  // BENCH_CLIENT_NODE_ARGS (e.g. "--cpu-prof") profiles the client too.
+  const extra = (process.env.BENCH_CLIENT_NODE_ARGS ?? '').split(' ').filter(a => a !== '')
+  const child = spawn(process.execPath, [...extra, '--import', 'tsx', join(here, 'lib/stream-client.ts'), JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+  const code = await new Promise<number | null>(resolve => child.once('exit', resolve))
+  if (code !== 0) throw new Error(`client ${job.kind} exited with ${code}`)
+  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as T
+}
+
+console.log('\n# stream (GET /v1/stream) against a bare ws echo, same run, client in its own process')
+
+// ---- 1. exit round trip, one vCPU ----
+if (runs('rtt')) {
+const vmRtt = await createVm(1)
+const rtt = await client<RttResult>({ kind: 'rtt', api, echo, token: TOKEN, vm: vmRtt, blocks: quick ? 2 : 5, perBlock: quick ? 1000 : 4000 })
+const rttP50 = median(rtt.exitUs)
+const echoP50 = median(rtt.echoUs)
+report(`exit round trip, 1 vCPU (frame ${rtt.frameBytes} B)`, [
+  { name: 'exit round trip p50', value: rttP50, unit: 'µs', baseline: { name: 'ws echo p50', value: echoP50 }, target: '<= 1.5x echo', pass: rttP50 <= 1.5 * echoP50 },
+  { name: 'exit round trip p99', value: percentile(rtt.exitUs, 99), unit: 'µs', baseline: { name: 'ws echo p99', value: percentile(rtt.echoUs, 99) } }
+])
+histogram('exit round trip', rtt.exitUs)
+histogram('ws echo round trip', rtt.echoUs)
+}
+
+// ---- 2. throughput, 64 vCPUs over 16 VMs, one controller socket ----
+if (runs('throughput')) {
+const vms16: string[] = []
+for (let i = 0; i < 16; i++) vms16.push(await createVm(4))
+const tput = await client<ThroughputResult>({ kind: 'throughput', api, echo, token: TOKEN, vms: vms16, seconds: quick ? 1 : 3, inFlight: 64 })
+report('throughput, 64 vCPUs / 16 VMs on one socket', [
+  { name: 'exits decided per second', value: tput.exitsPerSec, unit: '/s', baseline: { name: 'ws echo, 64 in flight', value: tput.echoPerSec }, target: '>= 0.6x echo', pass: tput.exitsPerSec >= 0.6 * tput.echoPerSec }
+])
+}
+
+// ---- 3. fan-out: one VM to 100 observers ----
+if (runs('fanout')) {
+const vmFan = await createVm(1)
+const samples = quick ? 2000 : 10_000
+// The server's own CPU per round trip, beside the latency: what the observers cost it.
+let cpu0 = process.cpuUsage()
+const alone = await client<ExitRttResult>({ kind: 'exit-rtt', api, token: TOKEN, vm: vmFan, samples })
+const aloneCpu = cpuPerRoundTrip(cpu0, samples)
+const observers = spawn(process.execPath, ['--import', 'tsx', join(here, 'lib/stream-observers.ts'),
+  JSON.stringify({ url: api.replace(/^http/, 'ws') + '/v1/stream', token: TOKEN, vm: vmFan, n: 100 })], { stdio: ['pipe', 'pipe', 'inherit'] })
+let obsOut = ''
+await new Promise<void>((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error('observers: not ready in 30 s')), 30_000)
+  observers.stdout.on('data', (d: Buffer) => { obsOut += d.toString(); if (obsOut.includes('ready\n')) { clearTimeout(timer); resolve() } })
+})
+cpu0 = process.cpuUsage()
+const watched = await client<ExitRttResult>({ kind: 'exit-rtt', api, token: TOKEN, vm: vmFan, samples })
+const watchedCpu = cpuPerRoundTrip(cpu0, samples)
+observers.stdin.end()
+await new Promise(resolve => observers.once('exit', resolve))
+const obsResult = JSON.parse(obsOut.trim().split('\n').at(-1) ?? '{}') as { frames: number, open: number }
+const aloneP50 = median(alone.exitUs)
+const watchedP50 = median(watched.exitUs)
+report('fan-out: one VM\'s exits to 100 observers', [
+  { name: 'round trip p50, 100 observers', value: watchedP50, unit: 'µs', baseline: { name: 'no observers', value: aloneP50 }, target: '<= 1.5x alone', pass: watchedP50 <= 1.5 * aloneP50 },
+  { name: 'round trip p99, 100 observers', value: percentile(watched.exitUs, 99), unit: 'µs', baseline: { name: 'no observers', value: percentile(alone.exitUs, 99) } }
+])
+console.log(`    observers: ${obsResult.open}/100 still open, ${obsResult.frames} frames received`)
+console.log(`    server CPU per round trip: ${aloneCpu.toFixed(1)} µs alone, ${watchedCpu.toFixed(1)} µs with 100 observers`)
+histogram('round trip with 100 observers', watched.exitUs)
+}
+
+echoServer.close()
+await app.close()

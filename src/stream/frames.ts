@@ -1,0 +1,65 @@
+// Server → client frames that are not VM events (those come encoded from control/). Each
+// is built by JSON.stringify of an object with a fixed key order, so tests and docs can
+// compare them as text.
+import type { ControlEvent } from '../control/index.js'
+import type { MessageId } from './messages.js'
+import { STREAM_PROTOCOL } from './protocol.js'
+import { textFrame } from './wire.js'
+
+export type Role = 'controller' | 'observer'
+
+export function helloFrame (version: string): string {
+  return JSON.stringify({ type: 'hello', protocol: STREAM_PROTOCOL, server: `faultline/${version}` })
+}
+
+export function subscribedFrame (id: MessageId | undefined, vm: string, role: Role, seq: number): string {
+  return JSON.stringify(id === undefined ? { type: 'subscribed', vm, role, seq } : { type: 'subscribed', id, vm, role, seq })
+}
+
+export function ackFrame (id: MessageId, fields: Record<string, unknown>): string {
+  return JSON.stringify({ type: 'ack', id, ...fields })
+}
+
+export function revokedFrame (vm: string): string {
+  return JSON.stringify({ type: 'revoked', vm })
+}
+
+export interface ErrorFields {
+  id?: MessageId | undefined
+  vm?: string | undefined
+  exit?: number | undefined
+}
+
+export function errorFrame (code: string, message: string, f: ErrorFields = {}): string {
+  const m: Record<string, unknown> = { type: 'error' }
+  if (f.id !== undefined) m.id = f.id
+  m.code = code
+  m.message = message
+  if (f.vm !== undefined) m.vm = f.vm
+  if (f.exit !== undefined) m.exit = f.exit
+  return JSON.stringify(m)
+}
+
+// An event's bytes and frame, made once however many sockets it goes to. The bus hands the
+// same event to every listener one after another, so remembering the last one is enough for
+// fan-out; keeping the bytes of every journalled event (a WeakMap) would double the
+// journal's memory.
+let lastEvent: ControlEvent | undefined
+let lastBytes: Buffer = Buffer.alloc(0)
+let lastFrame: Buffer | undefined
+
+export function eventBytes (e: ControlEvent): Buffer {
+  if (e !== lastEvent) {
+    lastBytes = Buffer.from(e.frame, 'utf8')
+    lastFrame = undefined
+    lastEvent = e
+  }
+  return lastBytes
+}
+
+/** The event as a whole WebSocket text frame (see wire.ts). */
+export function eventFrame (e: ControlEvent): Buffer {
+  const bytes = eventBytes(e)
+  lastFrame ??= textFrame(bytes)
+  return lastFrame
+}

@@ -1,0 +1,129 @@
+// Every stream socket of one server: it opens sessions, runs the one heartbeat timer for
+// all of them, and ends them at shutdown. The controller registry lives here because the
+// "one controller per VM" rule spans sockets.
+import type { Control } from '../control/index.js'
+import type { Principal } from '../auth/index.js'
+import { ControllerRegistry } from './controllers.js'
+import type { StreamOptions } from './options.js'
+import { CLOSE, Session } from './session.js'
+import type { StreamLogger, StreamSocket } from './session.js'
+import type { RawTransport } from './wire.js'
+
+/** A ws WebSocket as the hub wires it: the session's needs plus its events. */
+export interface HubSocket extends StreamSocket {
+  on (event: 'message', fn: (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => void): unknown
+  on (event: 'pong' | 'close', fn: () => void): unknown
+}
+
+export interface StreamStats {
+  sockets: number
+  subscriptions: number
+  controllers: number
+  /** Sockets closed with 1013 because they fell behind, since start. */
+  slowClosed: number
+  /** Sockets terminated because they stopped answering pings, since start. */
+  deadTerminated: number
+}
+
+export class StreamHub {
+  readonly controllers = new ControllerRegistry<Session>()
+  private readonly sessions = new Set<Session>()
+  private readonly timer: NodeJS.Timeout | undefined
+  private slowClosed = 0
+  private deadTerminated = 0
+  /** Observing sessions with frames batched, flushed together by one timer. */
+  private readonly flushQueue = new Set<Session>()
+  private flushTimer: NodeJS.Timeout | undefined
+
+  constructor (
+    private readonly control: Control,
+    readonly options: StreamOptions,
+    private readonly logger?: StreamLogger
+  ) {
+    if (options.heartbeatMs > 0) {
+      this.timer = setInterval(() => { this.heartbeat() }, options.heartbeatMs)
+      // The server's own lifetime is decided by listen/close, not by this timer.
+      this.timer.unref()
+    }
+  }
+
+  /** Wires a freshly upgraded, authenticated socket and greets it; `raw` as in Session. */
+  open (socket: HubSocket, principal: Principal, raw?: RawTransport): Session {
+    const s = new Session(socket, principal, {
+      control: this.control,
+      controllers: this.controllers,
+      options: this.options,
+      logger: this.logger,
+      onDetach: (x) => { this.sessions.delete(x); this.flushQueue.delete(x) },
+      onSlow: () => { this.slowClosed++ },
+      scheduleFlush: this.scheduleFlush
+    }, raw)
+    this.sessions.add(s)
+    socket.on('message', (data, isBinary) => { s.onFrame(data, isBinary) })
+    socket.on('pong', () => { s.onPong() })
+    socket.on('close', () => { s.onClose() })
+    s.start()
+    return s
+  }
+
+  stats (): StreamStats {
+    let subscriptions = 0
+    for (const s of this.sessions) subscriptions += s.subscriptionCount
+    return {
+      sockets: this.sessions.size,
+      subscriptions,
+      controllers: this.controllers.size,
+      slowClosed: this.slowClosed,
+      deadTerminated: this.deadTerminated
+    }
+  }
+
+  /** Stops the timers and closes every socket with 1001 (going away). */
+  close (): void {
+    clearInterval(this.timer)
+    clearTimeout(this.flushTimer)
+    this.flushTimer = undefined
+    for (const s of [...this.sessions]) s.end(CLOSE.GOING_AWAY, 'server shutting down')
+  }
+
+  private readonly scheduleFlush = (s: Session): void => {
+    this.flushQueue.add(s)
+    if (this.flushTimer !== undefined) return
+    this.flushTimer = setTimeout(this.flushAll, this.options.observerFlushMs)
+    this.flushTimer.unref()
+  }
+
+  /**
+   * Writes every waiting batch. Observers of the same VMs hold the very same frame Buffers
+   * in the same order, so one concatenation is written to all of them.
+   */
+  private readonly flushAll = (): void => {
+    this.flushTimer = undefined
+    const due = [...this.flushQueue]
+    this.flushQueue.clear()
+    let lastFrames: Buffer[] = []
+    let lastBatch: Buffer | undefined
+    for (const s of due) {
+      const frames = s.takeBatch()
+      if (frames === undefined) continue
+      if (lastBatch === undefined || !sameFrames(frames, lastFrames)) {
+        lastBatch = frames.length === 1 ? frames[0] as Buffer : Buffer.concat(frames)
+        lastFrames = frames
+      }
+      s.writeBatch(lastBatch)
+    }
+  }
+
+  private heartbeat (): void {
+    for (const s of [...this.sessions]) {
+      if (!s.alive) this.deadTerminated++
+      s.heartbeat()
+    }
+  }
+}
+
+function sameFrames (a: Buffer[], b: Buffer[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}

@@ -1,0 +1,34 @@
+// WebSocket text frames built by the stream itself (RFC 6455 section 5.2), so that an
+// event's frame (header and payload) is made once and the same bytes are written to every
+// subscriber's socket. A server's frames are never masked, and with no extension
+// negotiated (no permessage-deflate) they are the same for every client.
+
+/** One unfragmented text frame: FIN + opcode 1, the payload length, the payload. */
+export function textFrame (payload: Buffer): Buffer {
+  const n = payload.length
+  const head = n < 126 ? 2 : n < 65536 ? 4 : 10
+  const out = Buffer.allocUnsafe(head + n)
+  out[0] = 0x81
+  if (n < 126) {
+    out[1] = n
+  } else if (n < 65536) {
+    out[1] = 126
+    out.writeUInt16BE(n, 2)
+  } else {
+    out[1] = 127
+    out.writeUInt32BE(Math.floor(n / 2 ** 32), 2)
+    out.writeUInt32BE(n >>> 0, 6)
+  }
+  payload.copy(out, head)
+  return out
+}
+
+/**
+ * The socket under a ws WebSocket, written to directly. Safe because ws writes its own
+ * frames synchronously when no extension is negotiated, so whole frames never interleave.
+ */
+export interface RawTransport {
+  cork (): void
+  uncork (): void
+  write (frame: Buffer): unknown
+}

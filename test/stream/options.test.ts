@@ -1,0 +1,29 @@
+// Small pure parts of the stream: options, subprotocol choice, frames.
+import t from 'tap'
+import { DEFAULT_STREAM_OPTIONS, streamOptions } from '../../src/stream/options.js'
+import { selectProtocol } from '../../src/stream/protocol.js'
+import { errorFrame, eventBytes, subscribedFrame } from '../../src/stream/frames.js'
+import type { ControlEvent } from '../../src/control/index.js'
+
+void t.test('options: defaults overlaid in order, undefined ignored', async t => {
+  t.same(streamOptions(), DEFAULT_STREAM_OPTIONS)
+  t.same(streamOptions({ heartbeatMs: 5 }, undefined, { heartbeatMs: undefined, maxSubscriptions: 3 }),
+    { ...DEFAULT_STREAM_OPTIONS, heartbeatMs: 5, maxSubscriptions: 3 })
+})
+
+void t.test('the accepted subprotocol is faultline.v1, never a bearer token', async t => {
+  t.equal(selectProtocol(new Set(['bearer.secret', 'faultline.v1'])), 'faultline.v1')
+  t.equal(selectProtocol(new Set(['bearer.secret'])), false)
+})
+
+void t.test('frames: fixed key order; an event is encoded once for every subscriber', async t => {
+  t.equal(subscribedFrame(undefined, 'v', 'observer', 3), '{"type":"subscribed","vm":"v","role":"observer","seq":3}')
+  t.equal(errorFrame('X', 'm', { id: 1, vm: 'v', exit: 2 }), '{"type":"error","id":1,"code":"X","message":"m","vm":"v","exit":2}')
+  t.equal(errorFrame('X', 'm'), '{"type":"error","code":"X","message":"m"}')
+  const e: ControlEvent = { vm: 'v', tenant: 't', seq: 1, type: 'state', frame: '{"type":"state"}' }
+  const b = eventBytes(e)
+  t.equal(eventBytes(e), b, 'the same Buffer')
+  t.equal(b.toString(), e.frame)
+  const e2 = { ...e, seq: 2, frame: '{"type":"state","seq":2}' }
+  t.equal(eventBytes(e2).toString(), e2.frame, 'the next event gets its own bytes')
+})

@@ -1,0 +1,89 @@
+// Frames the stream writes itself must be exactly what a WebSocket client reads, and an
+// observing socket's batches must never reorder what the socket is sent.
+import t from 'tap'
+import type { EventEmitter } from 'node:events'
+import * as wsModule from 'ws'
+import { textFrame } from '../../src/stream/wire.js'
+import type { RawTransport } from '../../src/stream/wire.js'
+import { Control } from '../../src/control/index.js'
+import { ControllerRegistry } from '../../src/stream/controllers.js'
+import { streamOptions } from '../../src/stream/options.js'
+import { Session } from '../../src/stream/session.js'
+import type { StreamSocket } from '../../src/stream/session.js'
+import { opA } from '../control/fixtures.js'
+
+// ws's own frame parser (exported at runtime, not in its types).
+const { Receiver } = wsModule as unknown as { Receiver: new (o: object) => EventEmitter & { write (b: Buffer): void } }
+
+/** Decodes frames as a client does (server frames are unmasked). */
+function decode (bytes: Buffer): string[] {
+  const out: string[] = []
+  const r = new Receiver({ isServer: false, maxPayload: 0 })
+  r.on('message', (data: Buffer) => { out.push(data.toString()) })
+  r.write(bytes)
+  return out
+}
+
+void t.test('textFrame: every length encoding reads back through ws', async t => {
+  for (const n of [0, 1, 125, 126, 127, 65535, 65536, 70000]) {
+    const payload = Buffer.alloc(n, 0x61)
+    t.same(decode(textFrame(payload)), [payload.toString()], `${n} bytes`)
+  }
+})
+
+class Raw implements RawTransport {
+  readonly writes: Buffer[] = []
+  corks = 0
+  uncorks = 0
+  cork (): void { this.corks++ }
+  uncork (): void { this.uncorks++ }
+  write (b: Buffer): void { this.writes.push(b) }
+  get text (): string[] { return decode(Buffer.concat(this.writes)) }
+}
+
+const socket = (): StreamSocket => ({ readyState: 1, bufferedAmount: 0, send () { throw new Error('raw path expected') }, close () {}, terminate () {}, ping () {} })
+const PROGRAM = [{ op: 'repeat', forever: true, body: [{ op: 'out', port: 1, size: 1, value: 1 }] }]
+
+void t.test('an observing socket gets events in batches; a reply flushes the batch first', async t => {
+  const control = new Control()
+  const vm = control.createVm(opA, { type: 'default', vcpus: 1, memory: { size_mib: 1 }, program: PROGRAM }).id
+  const raw = new Raw()
+  let scheduled = 0
+  const s = new Session(socket(), opA, {
+    control, controllers: new ControllerRegistry<Session>(), options: streamOptions({ version: 't' }), scheduleFlush: () => { scheduled++ }
+  }, raw)
+  s.start()
+  s.onFrame(Buffer.from(JSON.stringify({ type: 'subscribe', vm, role: 'observer' })), false)
+  const before = raw.writes.length
+  control.act(opA, vm, 'start')
+  control.act(opA, vm, 'pause')
+  t.equal(raw.writes.length, before, 'events wait for the batch')
+  t.equal(scheduled, 1, 'one flush asked for both')
+  s.onFrame(Buffer.from(JSON.stringify({ id: 'u', type: 'unsubscribe', vm: 'other' })), false)
+  await new Promise(resolve => process.nextTick(resolve))
+  const types = raw.text.map(m => (JSON.parse(m) as { type: string, state?: string }))
+  t.same(types.map(m => m.type), ['hello', 'subscribed', 'state', 'state', 'ack'], 'the batch, then the reply')
+  t.equal(raw.corks, raw.uncorks, 'every cork is undone by the end of the tick')
+  t.equal(s.takeBatch(), undefined, 'nothing left')
+  control.close()
+})
+
+void t.test('a controlling socket gets each event at once, one write per tick', async t => {
+  const control = new Control()
+  const vm = control.createVm(opA, { type: 'default', vcpus: 1, memory: { size_mib: 1 }, program: PROGRAM }).id
+  const raw = new Raw()
+  const s = new Session(socket(), opA, {
+    control, controllers: new ControllerRegistry<Session>(), options: streamOptions({ version: 't' }), scheduleFlush: () => { throw new Error('no batching for a controller') }
+  }, raw)
+  s.start()
+  await new Promise(resolve => process.nextTick(resolve))
+  s.onFrame(Buffer.from(JSON.stringify({ type: 'subscribe', vm, role: 'controller' })), false)
+  const corks = raw.corks
+  control.act(opA, vm, 'start')
+  control.act(opA, vm, 'pause')
+  t.equal(raw.corks, corks, 'still in the same tick: one cork')
+  await new Promise(resolve => process.nextTick(resolve))
+  t.equal(raw.uncorks, raw.corks)
+  t.same(raw.text.map(m => (JSON.parse(m) as { type: string }).type), ['hello', 'subscribed', 'state', 'state'])
+  control.close()
+})
