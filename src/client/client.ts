@@ -1,0 +1,164 @@
+// FaultlineClient: one typed method per route of the v1 contract (api-v1.md "REST"), plus
+// stream() for the WebSocket. Every non-2xx answer throws FaultlineApiError.
+import { requestJson, seg } from './http.js'
+import type { HttpOptions, Query } from './http.js'
+import { ExitStream } from './stream.js'
+import type { ExitStreamOptions } from './stream.js'
+import type {
+  AttributeExtent, BackingExtent, CreateVmRequest, DecisionAction, DecisionOptions,
+  ExitListOptions, JournalExit, ListOptions, Page, Preset, SetMemoryAttributesRequest,
+  VcpuInfo, VmAction, VmInfo
+} from './types.js'
+
+export interface FaultlineClientOptions {
+  /** The server's base URL. Default http://127.0.0.1:8080. */
+  url?: string
+  /** A bearer token (FAULTLINE_TOKEN, or the one the server wrote to <data dir>/token). */
+  token?: string
+  /** Per-request limit for REST calls, ms; 0 for none. Default 30000. */
+  timeoutMs?: number
+  /** For tests or other runtimes: the fetch to use. */
+  fetch?: typeof globalThis.fetch
+}
+
+export const DEFAULT_URL = 'http://127.0.0.1:8080'
+
+/** Some list-like routes may answer a bare array or `{items}`; callers get the array either way. */
+const itemsOf = <T>(body: T[] | { items: T[] }): T[] => Array.isArray(body) ? body : body.items
+
+export class FaultlineClient {
+  readonly url: string
+  private readonly token: string | undefined
+  private readonly http: HttpOptions
+
+  constructor (opts: FaultlineClientOptions = {}) {
+    this.url = opts.url ?? DEFAULT_URL
+    this.token = opts.token
+    this.http = {
+      baseUrl: this.url,
+      token: opts.token,
+      fetch: opts.fetch ?? globalThis.fetch.bind(globalThis),
+      timeoutMs: opts.timeoutMs ?? 30_000
+    }
+  }
+
+  private async call<T> (method: string, path: string, opts: { query?: Query, body?: unknown } = {}): Promise<T> {
+    return await requestJson<T>(this.http, method, path, opts)
+  }
+
+  // ---- VMs -------------------------------------------------------------------------------
+
+  /** POST /v1/vms: 201 with the VM. */
+  async createVm (body: CreateVmRequest): Promise<VmInfo> {
+    return await this.call('POST', 'v1/vms', { body })
+  }
+
+  /** GET /v1/vms: one page of the caller's VMs. */
+  async listVms (opts: ListOptions = {}): Promise<Page<VmInfo>> {
+    return await this.call('GET', 'v1/vms', { query: { limit: opts.limit, cursor: opts.cursor } })
+  }
+
+  /** Every page of GET /v1/vms, following `next` until it is null. */
+  async * vmPages (opts: ListOptions = {}): AsyncGenerator<Page<VmInfo>> {
+    yield * this.pages((cursor) => this.listVms({ ...opts, cursor }), opts.cursor)
+  }
+
+  /** Every VM of the caller, across pages. */
+  async * allVms (opts: ListOptions = {}): AsyncGenerator<VmInfo> {
+    for await (const page of this.vmPages(opts)) yield * page.items
+  }
+
+  /** GET /v1/vms/{vm} */
+  async getVm (vm: string): Promise<VmInfo> {
+    return await this.call('GET', `v1/vms/${seg(vm)}`)
+  }
+
+  /** DELETE /v1/vms/{vm}: kills it if running, then removes it. */
+  async deleteVm (vm: string): Promise<void> {
+    await this.call('DELETE', `v1/vms/${seg(vm)}`)
+  }
+
+  /** POST /v1/vms/{vm}/actions; 409 FAULTLINE_INVALID_TRANSITION when the state forbids it. */
+  async action (vm: string, action: VmAction): Promise<VmInfo> {
+    return await this.call('POST', `v1/vms/${seg(vm)}/actions`, { body: { action } })
+  }
+
+  // ---- memory ----------------------------------------------------------------------------
+
+  /** GET /v1/vms/{vm}/memory/attributes: sorted, merged extents; gaps are attributes 0. */
+  async memoryAttributes (vm: string, gpa?: number, size?: number): Promise<AttributeExtent[]> {
+    const body = await this.call<{ extents: AttributeExtent[] }>('GET', `v1/vms/${seg(vm)}/memory/attributes`, { query: { gpa, size } })
+    return body.extents
+  }
+
+  /**
+   * PUT /v1/vms/{vm}/memory/attributes: KVM_SET_MEMORY_ATTRIBUTES (EINVAL → 400 with errno).
+   * Resolves with the extents after the change, as the server reports them.
+   */
+  async setMemoryAttributes (vm: string, attrs: SetMemoryAttributesRequest): Promise<AttributeExtent[]> {
+    const body = await this.call<{ extents?: AttributeExtent[] } | undefined>('PUT', `v1/vms/${seg(vm)}/memory/attributes`, { body: attrs })
+    return body?.extents ?? []
+  }
+
+  /** POST /v1/vms/{vm}/memory/poison: hwpoison the page holding gpa. */
+  async poison (vm: string, gpa: number): Promise<{ gpa: number, poisoned: boolean }> {
+    return await this.call('POST', `v1/vms/${seg(vm)}/memory/poison`, { body: { gpa } })
+  }
+
+  /** GET /v1/vms/{vm}/memory/backing (extension): populated backings and poison per extent. */
+  async backing (vm: string, gpa?: number, size?: number): Promise<BackingExtent[]> {
+    const body = await this.call<{ extents: BackingExtent[] }>('GET', `v1/vms/${seg(vm)}/memory/backing`, { query: { gpa, size } })
+    return body.extents
+  }
+
+  // ---- vCPUs and exits -------------------------------------------------------------------
+
+  /** GET /v1/vms/{vm}/vcpus */
+  async vcpus (vm: string): Promise<VcpuInfo[]> {
+    return itemsOf(await this.call<VcpuInfo[] | { items: VcpuInfo[] }>('GET', `v1/vms/${seg(vm)}/vcpus`))
+  }
+
+  /** POST /v1/vms/{vm}/vcpus/{vcpu}/interrupt (extension): make an interrupt pending; the vCPU after it. */
+  async injectInterrupt (vm: string, vcpu: number): Promise<VcpuInfo> {
+    return await this.call('POST', `v1/vms/${seg(vm)}/vcpus/${seg(vcpu)}/interrupt`)
+  }
+
+  /** GET /v1/vms/{vm}/exits: one page of the exit journal, oldest first. */
+  async exits (vm: string, opts: ExitListOptions = {}): Promise<Page<JournalExit>> {
+    return await this.call('GET', `v1/vms/${seg(vm)}/exits`, {
+      query: { since: opts.since, limit: opts.limit, pending: opts.pending, cursor: opts.cursor }
+    })
+  }
+
+  /** Every page of the exit journal. */
+  async * exitPages (vm: string, opts: ExitListOptions = {}): AsyncGenerator<Page<JournalExit>> {
+    yield * this.pages((cursor) => this.exits(vm, { ...opts, cursor }), opts.cursor)
+  }
+
+  /** POST /v1/vms/{vm}/exits/{exit}/decision; 409 FAULTLINE_EXIT_NOT_PENDING if decided already. */
+  async decide (vm: string, exit: number, action: DecisionAction, opts: DecisionOptions = {}): Promise<JournalExit> {
+    return await this.call('POST', `v1/vms/${seg(vm)}/exits/${seg(exit)}/decision`, { body: { action, ...opts } })
+  }
+
+  // ---- the rest --------------------------------------------------------------------------
+
+  /** GET /v1/presets: the built-in guest programs. */
+  async presets (): Promise<Preset[]> {
+    return itemsOf(await this.call<Preset[] | { items: Preset[] }>('GET', 'v1/presets'))
+  }
+
+  /** Opens the exit stream (GET /v1/stream) with this client's URL and token. */
+  stream (opts: Omit<ExitStreamOptions, 'url' | 'token'> = {}): ExitStream {
+    return new ExitStream({ ...opts, url: this.url, ...(this.token !== undefined ? { token: this.token } : {}) })
+  }
+
+  private async * pages<T> (fetchPage: (cursor: string | undefined) => Promise<Page<T>>, first?: string): AsyncGenerator<Page<T>> {
+    let cursor: string | undefined = first
+    for (;;) {
+      const page = await fetchPage(cursor)
+      yield page
+      if (page.next === null || page.next === undefined) return
+      cursor = page.next
+    }
+  }
+}
