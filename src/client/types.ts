@@ -1,6 +1,6 @@
-// The wire types of the faultline v1 contract (shared/spec/api-v1.md), written down for the
-// client alone: it must stay importable without Fastify or any server code, so nothing here
-// imports from src/kvm, routes or schemas. Field names are the contract's (kvm_run names).
+// The wire types of the faultline v1 contract (shared/spec/api-v1.md) for the client. It
+// must stay importable without Fastify or any server code, so it takes from src/kvm only
+// type-only imports of plain data shapes. Field names are the contract's (kvm_run names).
 
 export type VmType = 'default' | 'sw_protected' | 'snp' | 'tdx'
 export type VmState = 'created' | 'running' | 'paused' | 'stopped' | 'killed' | 'crashed'
@@ -146,14 +146,10 @@ export interface RecordedDecision extends DecisionOptions {
 
 // ---- exit payloads (kvm_run names) -------------------------------------------------------
 
-export interface MemoryFault { flags: number, gpa: number, size: number }
-export interface Hypercall { nr: number, args: number[], ret: number, flags: number }
-export interface Io { direction: number, size: number, port: number, count: number, data: number[] }
-export interface Mmio { phys_addr: number, len: number, is_write: boolean, data: number[] }
-export interface SystemEvent { type: number, ndata: number, data: number[] }
-
-/** What KVM_RUN returned: 0, or -1 with errno for KVM_EXIT_MEMORY_FAULT only. */
-export type RunResult = { ret: 0 } | { ret: -1, errno: 'EFAULT' | 'EHWPOISON' }
+// The payloads are the core's own types: a type-only import is erased at run time, so the
+// client still loads no server code.
+import type { Hypercall, Io, MemoryFault, Mmio, RunResult, SystemEvent } from '../kvm/types.js'
+export type { Hypercall, Io, MemoryFault, Mmio, RunResult, SystemEvent }
 
 /** One exit: the fields every exit has and the payload named as in kvm_run. */
 export interface ExitFields {
