@@ -1,13 +1,17 @@
-// /metrics: a small Prometheus registry (VMs by state, pending exits, process defaults).
-// Needs a token like every /v1 route. The full metrics set is a later issue.
+// /metrics: a small Prometheus registry (VMs by state, pending exits, the stream's sockets,
+// process defaults). Needs a token like every /v1 route. The full metrics set is a later issue.
 import type { FastifyInstance } from 'fastify'
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import { streamHub } from './stream.js'
 
 export default async function metricsRoutes (app: FastifyInstance): Promise<void> {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'faultline_' })
   const vms = new Gauge({ name: 'faultline_vms', help: 'VMs by state', labelNames: ['state'], registers: [registry] })
   const pending = new Gauge({ name: 'faultline_pending_exits', help: 'Exits waiting for a decision', registers: [registry] })
+  const sockets = new Gauge({ name: 'faultline_stream_sockets', help: 'Open /v1/stream sockets', registers: [registry] })
+  const subscriptions = new Gauge({ name: 'faultline_stream_subscriptions', help: 'Subscriptions held by stream sockets (VMs and "*")', registers: [registry] })
+  const controllers = new Gauge({ name: 'faultline_stream_controllers', help: 'VMs with a controller on the stream', registers: [registry] })
 
   app.get('/metrics', {
     schema: { tags: ['operations'], summary: 'Prometheus metrics' }
@@ -15,6 +19,11 @@ export default async function metricsRoutes (app: FastifyInstance): Promise<void
     const s = app.control.stats()
     for (const [state, n] of Object.entries(s.vms)) vms.set({ state }, n)
     pending.set(s.pending)
+    // The hub is made when the stream route registers, after this one: look it up per scrape.
+    const st = streamHub(app.control)?.stats()
+    sockets.set(st?.sockets ?? 0)
+    subscriptions.set(st?.subscriptions ?? 0)
+    controllers.set(st?.controllers ?? 0)
     return reply.type(registry.contentType).send(await registry.metrics())
   })
 }

@@ -1,45 +1,46 @@
 // GET /v1/stream: the WebSocket that carries exits out and decisions back (api-v1.md). The
 // auth hook has already refused an upgrade without a valid token (401, before any socket);
-// this route only opens a session on the hub. Everything else is src/stream/.
-import type { FastifyInstance } from 'fastify'
+// this route refuses an upgrade that offers subprotocols but not faultline.v1, and opens a
+// session on the hub. Everything else is src/stream/; app.ts wires the subprotocol choice
+// and the shutdown (1001) because both belong to hooks outside this plugin.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Control } from '../src/control/index.js'
+import { Validation } from '../src/errors.js'
 import { StreamHub } from '../src/stream/hub.js'
 import { streamOptions } from '../src/stream/options.js'
 import type { StreamOptions } from '../src/stream/options.js'
-import { selectProtocol } from '../src/stream/protocol.js'
+import { STREAM_SUBPROTOCOL, offersStreamProtocol } from '../src/stream/protocol.js'
 
 export type StreamRouteOptions = Partial<StreamOptions>
 
-// The hub serving each Control, for /metrics and tests (the route plugin is encapsulated).
+// The hub serving each Control, for /metrics, shutdown (app.ts) and tests (the route plugin
+// is encapsulated).
 const hubs = new WeakMap<Control, StreamHub>()
 
 export function streamHub (control: Control): StreamHub | undefined {
   return hubs.get(control)
 }
 
+/**
+ * A client that offers subprotocols fails the handshake unless the server selects one of
+ * them, and the server only speaks faultline.v1: offering `bearer.<token>` alone would open
+ * a socket the client then drops. Refused before the upgrade, with a reason it can read.
+ */
+function requireStreamProtocol (req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
+  if (offersStreamProtocol(req.headers['sec-websocket-protocol'])) { done(); return }
+  done(new Validation(`offer the subprotocol ${STREAM_SUBPROTOCOL} (beside bearer.<token>): it is the only one this server speaks`))
+}
+
 export default async function streamRoutes (app: FastifyInstance, opts: StreamRouteOptions): Promise<void> {
-  // Settings may carry `stream` (config); the register options win, for tests.
-  const settings = app.faultline as { version: string, stream?: Partial<StreamOptions> }
-  const options = streamOptions({ version: settings.version }, settings.stream, opts)
+  // Settings carry `stream` (config); the register options win, for tests.
+  const options = streamOptions({ version: app.faultline.version }, app.faultline.stream, opts)
   const hub = new StreamHub(app.control, options, app.log)
   hubs.set(app.control, hub)
-
-  // Never echo `bearer.<token>`: ws would answer with the first protocol offered.
-  const wss = app.websocketServer as { options: { handleProtocols?: unknown } }
-  wss.options.handleProtocols ??= selectProtocol
-
-  app.addHook('preClose', async () => { hub.close() })
 
   app.get('/stream', {
     websocket: true,
     schema: { tags: ['stream'], summary: 'The exit stream (WebSocket; see docs/stream.md)' },
-    // An upgrade refused with an HTTP answer (401, 429, 503) leaves a paused socket that
-    // never sees the peer go: close it once the answer is out, or it is held for ever (and
-    // app.close() waits on it). @fastify/websocket does this too, but only when its own
-    // onRequest hook ran, and a hook before it (auth) may have thrown first.
-    onResponse: async (req) => {
-      if (req.headers.upgrade?.toLowerCase() === 'websocket') req.raw.socket?.destroy()
-    }
+    onRequest: requireStreamProtocol
   }, (socket, req) => {
     // The auth hook runs on every non-public route, upgrades included: principal is set.
     if (req.principal === null) { socket.close(1008, 'unauthenticated'); return }

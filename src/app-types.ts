@@ -3,6 +3,7 @@ import type { Auth } from './auth/index.js'
 import type { Principal } from './auth/types.js'
 import type { Control } from './control/index.js'
 import type { Config } from './config.js'
+import type { StreamOptions } from './stream/options.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -26,4 +27,6 @@ declare module 'fastify' {
 
 export type AppSettings = Pick<Config, 'bodyLimit' | 'wsMaxPayload' | 'rateLimitPerMinute' | 'maxEventLoopDelayMs' | 'limits'> & {
   version: string
+  /** The stream's limits and timers (src/stream/options.ts); unset ones keep their defaults. */
+  stream?: Partial<Omit<StreamOptions, 'version'>>
 }

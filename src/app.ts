@@ -13,6 +13,7 @@ import type { LoggerOptions } from 'pino'
 import type { Auth } from './auth/index.js'
 import { authHook } from './auth/hook.js'
 import type { Control } from './control/index.js'
+import { selectProtocol } from './stream/protocol.js'
 import type { AppSettings } from './app-types.js'
 import { errorHandler, notFoundHandler } from './error-handler.js'
 import { Overloaded, RateLimited } from './errors.js'
@@ -25,7 +26,7 @@ import vcpuRoutes from '../routes/vcpus.js'
 import exitRoutes from '../routes/exits.js'
 import presetRoutes from '../routes/presets.js'
 import metricsRoutes from '../routes/metrics.js'
-import streamRoutes from '../routes/stream.js'
+import streamRoutes, { streamHub } from '../routes/stream.js'
 import './app-types.js'
 
 export interface BuildOptions {
@@ -79,6 +80,22 @@ export async function buildApp (opts: BuildOptions): Promise<FastifyInstance> {
   app.decorate('faultline', s)
   app.decorateRequest('principal', null)
   app.addHook('onRequest', (req, reply, done) => { void reply.header('x-request-id', req.id); done() })
+  // Root preClose hooks run in the order added, so this one runs before @fastify/websocket's
+  // (added when it registers, below), which would close stream sockets with no code (1005):
+  // the stream closes its own first, with 1001 (going away), flushing what they have queued.
+  app.addHook('preClose', async () => { streamHub(opts.control)?.close() })
+  // Before the auth hook and every plugin that may refuse a request (rate limit, under
+  // pressure): @fastify/websocket's onRequest hook marks an upgrade so that its onResponse
+  // hook destroys the socket of a refused one (401, 429, 503). A hook that throws before it
+  // leaves that socket paused and open, and app.close() waits on it for ever.
+  await app.register(websocket, {
+    options: {
+      // The stream (routes/stream.ts) reads its frame limit from app.faultline.wsMaxPayload.
+      maxPayload: s.wsMaxPayload,
+      // Always faultline.v1, never `bearer.<token>` (ws would echo the first offer).
+      handleProtocols: selectProtocol
+    }
+  })
   app.addHook('onRequest', authHook(opts.auth))
   readiness(app)
 
@@ -104,9 +121,6 @@ export async function buildApp (opts: BuildOptions): Promise<FastifyInstance> {
       addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false }
     })
   }
-
-  // The stream (routes/stream.ts) reads its frame limit from app.faultline.wsMaxPayload.
-  await app.register(websocket, { options: { maxPayload: s.wsMaxPayload } })
 
   await app.register(healthRoutes)
   await app.register(metricsRoutes)

@@ -5,6 +5,8 @@ import type { Limits } from './control/types.js'
 import { DEFAULT_LIMITS } from './control/types.js'
 import { DEFAULT_TENANT, MIN_TOKEN_LENGTH, TokenConfigError, readTokensFile } from './auth/tokens.js'
 import type { TokenEntry } from './auth/tokens.js'
+import { DEFAULT_STREAM_OPTIONS } from './stream/options.js'
+import type { StreamOptions } from './stream/options.js'
 
 export type TokenSource =
   | { kind: 'env', entries: TokenEntry[] }
@@ -27,6 +29,8 @@ export interface Config {
   rateLimitPerMinute: number
   /** Event-loop delay past which requests are shed with 503; 0 turns it off. */
   maxEventLoopDelayMs: number
+  /** The stream's limits and timers (the version comes from the build). */
+  stream: Omit<StreamOptions, 'version'>
 }
 
 export class ConfigError extends Error {
@@ -50,20 +54,28 @@ export const INTEGER_VARS = {
   FAULTLINE_BODY_LIMIT: { def: 1024 * 1024, min: 1024, max: 64 * 1024 * 1024 },
   FAULTLINE_WS_MAX_PAYLOAD: { def: 64 * 1024, min: 1024, max: 64 * 1024 * 1024 },
   FAULTLINE_RATE_LIMIT: { def: 6000, min: 0, max: 10_000_000 },
-  FAULTLINE_MAX_EVENT_LOOP_DELAY_MS: { def: 1000, min: 0, max: 60_000 }
+  FAULTLINE_MAX_EVENT_LOOP_DELAY_MS: { def: 1000, min: 0, max: 60_000 },
+  // A heartbeat shorter than a second would terminate healthy peers on a slow link.
+  FAULTLINE_WS_HEARTBEAT_MS: { def: DEFAULT_STREAM_OPTIONS.heartbeatMs, min: 0, minOn: 1000, max: 3_600_000 },
+  // At least a few frames of any size a socket is sent; at most what a few sockets may pin.
+  FAULTLINE_WS_MAX_BUFFERED_BYTES: { def: DEFAULT_STREAM_OPTIONS.maxBufferedBytes, min: 64 * 1024, max: 1024 * 1024 * 1024 },
+  FAULTLINE_WS_MAX_SUBSCRIPTIONS: { def: DEFAULT_STREAM_OPTIONS.maxSubscriptions, min: 1, max: 1_000_000 },
+  FAULTLINE_WS_OBSERVER_FLUSH_MS: { def: DEFAULT_STREAM_OPTIONS.observerFlushMs, min: 0, max: 1000 }
 } as const
 
 type IntVar = keyof typeof INTEGER_VARS
+interface IntSpec { def: number, min: number, max: number, /** The least value other than 0 (off). */ minOn?: number }
 
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = []
   const int = (name: IntVar): number => {
-    const spec = INTEGER_VARS[name]
+    const spec: IntSpec = INTEGER_VARS[name]
     const raw = env[name]
     if (raw === undefined || raw.trim() === '') return spec.def
     const n = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN
-    if (!Number.isSafeInteger(n) || n < spec.min || n > spec.max) {
-      problems.push(`${name}=${JSON.stringify(raw)}: must be an integer from ${spec.min} to ${spec.max} (default ${spec.def})`)
+    if (!Number.isSafeInteger(n) || n < spec.min || n > spec.max || (spec.minOn !== undefined && n !== 0 && n < spec.minOn)) {
+      const range = spec.minOn === undefined ? `from ${spec.min} to ${spec.max}` : `0 (off) or from ${spec.minOn} to ${spec.max}`
+      problems.push(`${name}=${JSON.stringify(raw)}: must be an integer ${range} (default ${spec.def})`)
       return spec.def
     }
     return n
@@ -111,7 +123,13 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimit: int('FAULTLINE_BODY_LIMIT'),
     wsMaxPayload: int('FAULTLINE_WS_MAX_PAYLOAD'),
     rateLimitPerMinute: int('FAULTLINE_RATE_LIMIT'),
-    maxEventLoopDelayMs: int('FAULTLINE_MAX_EVENT_LOOP_DELAY_MS')
+    maxEventLoopDelayMs: int('FAULTLINE_MAX_EVENT_LOOP_DELAY_MS'),
+    stream: {
+      heartbeatMs: int('FAULTLINE_WS_HEARTBEAT_MS'),
+      maxBufferedBytes: int('FAULTLINE_WS_MAX_BUFFERED_BYTES'),
+      maxSubscriptions: int('FAULTLINE_WS_MAX_SUBSCRIPTIONS'),
+      observerFlushMs: int('FAULTLINE_WS_OBSERVER_FLUSH_MS')
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems)
   return config

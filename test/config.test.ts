@@ -49,3 +49,25 @@ void t.test('a tokens file is read and checked', async t => {
   t.throws(() => loadConfig({ FAULTLINE_TOKENS_FILE: bad }), { message: /bad\.json\[0\]\.token/ })
   t.throws(() => loadConfig({ FAULTLINE_TOKENS_FILE: join(dir, 'missing.json') }), { message: /cannot read .*ENOENT/ })
 })
+
+void t.test('the stream settings are read from the environment, defaults from the stream', async t => {
+  t.same(loadConfig({}).stream, { heartbeatMs: 30_000, maxBufferedBytes: 4 * 1024 * 1024, maxSubscriptions: 1024, observerFlushMs: 5 })
+  const c = loadConfig({
+    FAULTLINE_WS_HEARTBEAT_MS: '5000', FAULTLINE_WS_MAX_BUFFERED_BYTES: '65536', FAULTLINE_WS_MAX_SUBSCRIPTIONS: '8', FAULTLINE_WS_OBSERVER_FLUSH_MS: '0'
+  })
+  t.same(c.stream, { heartbeatMs: 5000, maxBufferedBytes: 65536, maxSubscriptions: 8, observerFlushMs: 0 })
+  t.equal(loadConfig({ FAULTLINE_WS_HEARTBEAT_MS: '0' }).stream.heartbeatMs, 0, '0 turns heartbeats off')
+})
+
+void t.test('bad stream settings stop the start, each named with its range', async t => {
+  const err = t.throws(() => loadConfig({
+    FAULTLINE_WS_HEARTBEAT_MS: '10', FAULTLINE_WS_MAX_BUFFERED_BYTES: '1024', FAULTLINE_WS_MAX_SUBSCRIPTIONS: '0', FAULTLINE_WS_OBSERVER_FLUSH_MS: 'soon'
+  })) as ConfigError
+  t.equal(err.problems.length, 4)
+  t.match(err.message, /FAULTLINE_WS_HEARTBEAT_MS="10": must be an integer 0 \(off\) or from 1000 to 3600000/)
+  t.match(err.message, /FAULTLINE_WS_MAX_BUFFERED_BYTES="1024": must be an integer from 65536 to 1073741824/)
+  t.match(err.message, /FAULTLINE_WS_MAX_SUBSCRIPTIONS="0": must be an integer from 1 to 1000000/)
+  t.match(err.message, /FAULTLINE_WS_OBSERVER_FLUSH_MS="soon": must be an integer from 0 to 1000/)
+  t.throws(() => loadConfig({ FAULTLINE_WS_HEARTBEAT_MS: '3600001' }), { message: /FAULTLINE_WS_HEARTBEAT_MS/ })
+  t.throws(() => loadConfig({ FAULTLINE_WS_OBSERVER_FLUSH_MS: '1001' }), { message: /FAULTLINE_WS_OBSERVER_FLUSH_MS/ })
+})

@@ -19,6 +19,7 @@ import {
 import { EventBus } from './bus.js'
 import { decidedFrame, exitMessage, stateFrame } from './frames.js'
 import { EventJournal } from './journal.js'
+import { ExitLog } from './exit-log.js'
 import { nextState } from './lifecycle.js'
 import { decisionOf, firstMatch, normalizePolicy, ruleDecision } from './policy.js'
 import type { ExitEntry, VmRecord } from './record.js'
@@ -52,6 +53,8 @@ export class Control {
   private readonly vms = new Map<string, VmRecord>()
   /** VMs in state running, in the order the scheduler visits them. */
   private readonly running = new Set<VmRecord>()
+  /** The running VMs as one scheduler pass visits them, refilled per pass (no allocation). */
+  private readonly order: VmRecord[] = []
   private ord = 0
   private scheduled = false
   private closed = false
@@ -138,7 +141,7 @@ export class Control {
       counters: { exits: 0, decisions: 0, by_rule: 0, by_timeout: 0 },
       vm,
       journal: new EventJournal(this.limits.journalEvents),
-      exits: new Map(),
+      exits: new ExitLog(),
       pending: new Map(),
       halted: new Set(),
       blocked: new Set(),
@@ -243,7 +246,7 @@ export class Control {
     const items: ExitView[] = []
     let next: string | null = null
     for (const e of rec.exits.values()) {
-      if (e.message.seq <= since) continue
+      if (e.event.seq <= since) continue
       if (q.pending === true && e.decision !== null) continue
       if (q.pending === false && e.decision === null) continue
       if (items.length === limit) { next = String(items[items.length - 1]?.seq ?? since); break }
@@ -257,10 +260,16 @@ export class Control {
    * when it is not pending; INVALID_ACTION (the exit stays pending) when the core refuses.
    */
   decide (principal: Principal, vm: string, exit: number, decision: DecideInput, by: DecidedBy): ExitView {
-    const rec = this.find(principal, vm)
-    requireChange(principal, 'decide exits')
-    this.applyDecision(rec, exit, decision, by)
+    const rec = this.decideIn(principal, vm, exit, decision, by)
     return exitView(rec.exits.get(exit) as ExitEntry)
+  }
+
+  /**
+   * decide() without the answer: the stream's path, which learns the outcome from the
+   * `decided` event and would throw a view (a parse of the exit's frame) away.
+   */
+  apply (principal: Principal, vm: string, exit: number, decision: DecideInput, by: DecidedBy): void {
+    this.decideIn(principal, vm, exit, decision, by)
   }
 
   /** Counts for /metrics. */
@@ -278,6 +287,13 @@ export class Control {
   }
 
   // ---- internals ----------------------------------------------------------------------
+
+  private decideIn (principal: Principal, vm: string, exit: number, decision: DecideInput, by: DecidedBy): VmRecord {
+    const rec = this.find(principal, vm)
+    requireChange(principal, 'decide exits')
+    this.applyDecision(rec, exit, decision, by)
+    return rec
+  }
 
   private find (principal: Principal, id: string): VmRecord {
     const rec = this.vms.get(id)
@@ -461,12 +477,13 @@ export class Control {
   private onExit (rec: VmRecord, r: ExitRecord): void {
     rec.counters.exits++
     const seq = ++rec.seq
-    const message = exitMessage(rec.id, seq, r)
-    const event: ControlEvent = { vm: rec.id, tenant: rec.tenant, seq, type: 'exit', exit: r.exit, frame: JSON.stringify(message) }
-    rec.exits.set(r.exit, { message, event, decision: null })
+    // Only the frame is kept (the message object dies young): REST parses it back when asked.
+    const event: ControlEvent = { vm: rec.id, tenant: rec.tenant, seq, type: 'exit', exit: r.exit, frame: JSON.stringify(exitMessage(rec.id, seq, r)) }
+    rec.exits.set(r.exit, { event, decision: null })
     rec.pending.set(r.exit, { vcpu: r.vcpu, timer: undefined })
     rec.blocked.add(r.vcpu)
-    this.trimExits(rec)
+    // Keeps at most journalEvents exits; pending exits are never dropped.
+    rec.exits.trim(this.limits.journalEvents)
     this.publish(rec, event)
 
     if (isTerminalSystemEvent(r)) this.setState(rec, 'crashed', systemEventName(r.system_event?.type))
@@ -501,15 +518,6 @@ export class Control {
     }
   }
 
-  /** Keeps at most journalEvents exits; pending exits are never dropped. */
-  private trimExits (rec: VmRecord): void {
-    if (rec.exits.size <= this.limits.journalEvents) return
-    for (const [id, e] of rec.exits) {
-      if (rec.exits.size <= this.limits.journalEvents) break
-      if (e.decision !== null) rec.exits.delete(id)
-    }
-  }
-
   // ---- scheduler ----------------------------------------------------------------------
 
   private wake (): void {
@@ -527,15 +535,21 @@ export class Control {
     if (this.closed) return
     let slices = 0
     let idle = 0
+    const order = this.order
     while (slices < SLICES_PER_TICK && this.running.size > 0 && idle < this.running.size) {
       let ranAny = false
-      for (const rec of [...this.running]) {
-        if (slices >= SLICES_PER_TICK) break
+      // A snapshot: a slice may stop a VM (or stop and restart it) while the pass goes on.
+      order.length = 0
+      for (const rec of this.running) order.push(rec)
+      for (let i = 0; i < order.length && slices < SLICES_PER_TICK; i++) {
+        const rec = order[i] as VmRecord
         if (rec.state !== 'running') continue
         if (this.runSlice(rec)) { slices++; ranAny = true }
       }
       idle = ranAny ? 0 : idle + this.running.size
     }
+    // Holds no VM between ticks (a deleted one could not be collected).
+    order.length = 0
     for (const rec of this.running) {
       if (rec.halted.size + rec.blocked.size < rec.config.vcpus) { this.wake(); return }
     }
@@ -584,8 +598,11 @@ function newVmId (): string {
   return 'vm_' + randomBytes(9).toString('base64url')
 }
 
+/** The exit as the stream sent it, with its decision: the frame parsed back (REST only). */
 function exitView (e: ExitEntry): ExitView {
-  return { ...e.message, decision: e.decision }
+  const v = JSON.parse(e.event.frame) as ExitView
+  v.decision = e.decision
+  return v
 }
 
 // Re-exported for callers that catch core errors themselves.

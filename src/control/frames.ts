@@ -1,5 +1,5 @@
-// The contract's server→client event messages, built once per event. The object and its
-// JSON text are both kept: the text goes to every subscriber as is, the object serves REST.
+// The contract's server→client event messages, built once per event. Only the JSON text is
+// kept: it goes to every subscriber as is, and REST parses an exit's back when asked.
 import type { ExitRecord } from '../kvm/types.js'
 import type { DecidedBy, DecisionAction, ExitMessage, VmState } from './types.js'
 
@@ -19,7 +19,9 @@ export function exitMessage (vm: string, seq: number, r: ExitRecord): ExitMessag
 
 /** {"type":"decided","vm","exit","seq","action","by"} */
 export function decidedFrame (vm: string, exit: number, seq: number, action: DecisionAction, by: DecidedBy): string {
-  return JSON.stringify({ type: 'decided', vm, exit, seq, action, by })
+  // One per exit: a template rather than an object for JSON.stringify. `action` and `by`
+  // are fixed words and the numbers integers, so only the VM id needs quoting.
+  return `{"type":"decided","vm":${JSON.stringify(vm)},"exit":${exit},"seq":${seq},"action":"${action}","by":"${by}"}`
 }
 
 /** {"type":"state","vm","seq","state","reason"} */

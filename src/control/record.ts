@@ -3,11 +3,15 @@
 import type { Vm } from '../kvm/index.js'
 import type { VmConfig } from '../kvm/types.js'
 import type { EventJournal } from './journal.js'
-import type { ControlEvent, DecisionRecord, ExitMessage, Policy, VmState } from './types.js'
+import type { ExitLog } from './exit-log.js'
+import type { ControlEvent, DecisionRecord, Policy, VmState } from './types.js'
 
 export interface ExitEntry {
-  message: ExitMessage
-  /** The exit's event, frame encoded once; sent again to each new controller while pending. */
+  /**
+   * The exit's event, frame encoded once: sent live, again to each new controller while
+   * pending, and parsed back for REST. The only copy of the exit kept (up to
+   * journalEvents per VM), so no message object beside it.
+   */
   event: ControlEvent
   decision: DecisionRecord | null
 }
@@ -35,7 +39,7 @@ export interface VmRecord {
   vm: Vm
   journal: EventJournal
   /** Exits by id, oldest first; decided ones beyond the journal limit are dropped. */
-  exits: Map<number, ExitEntry>
+  exits: ExitLog
   pending: Map<number, PendingExit>
   /** vCPUs whose program ended, and vCPUs waiting on a pending exit: neither is run. */
   halted: Set<number>

@@ -265,13 +265,13 @@ export class Session {
       else this.error('NOT_CONTROLLER', `this socket is not the controller of VM ${vm}`, f)
       return
     }
-    const input: Parameters<Control['decide']>[3] = m.action === 'resume'
+    const input: Parameters<Control['apply']>[3] = m.action === 'resume'
       ? { action: 'resume', ...(m.ret !== undefined ? { ret: m.ret } : {}), ...(m.data !== undefined ? { data: m.data } : {}) }
       : { action: m.action }
     if (m.reason !== undefined) input.reason = m.reason
     try {
       // Publishes `decided` to every subscriber (this socket too) before it returns.
-      control.decide(this.principal, vm, exit, input, 'controller')
+      control.apply(this.principal, vm, exit, input, 'controller')
     } catch (err) {
       this.error(streamCode(err), (err as Error).message, f)
       return

@@ -1,7 +1,6 @@
 // api-v1.md "Guarantees": a slow observer never slows a VM or another client. Past a bounded
 // buffer it is closed with 1013 and may come back with `since`.
 import t from 'tap'
-import type { AppSettings } from '../../src/app-types.js'
 import { build, TOKENS } from '../helper.js'
 import { Rest } from '../stream/rest.js'
 import { listen, stats, until, WsClient } from '../stream/ws-client.js'
@@ -12,7 +11,7 @@ const EVENT = new Set(['exit', 'decided', 'state'])
 void t.test('an observer that stops reading is closed with 1013 while the controller keeps deciding and the VMs keep running', async t => {
   const app = await build(t, {
     limits: { journalEvents: 100_000 },
-    settings: { stream: { maxBufferedBytes: LIMIT } } as Partial<AppSettings>
+    settings: { stream: { maxBufferedBytes: LIMIT } }
   })
   const url = await listen(app)
   const rest = new Rest(app, TOKENS.operatorA)

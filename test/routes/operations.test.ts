@@ -3,6 +3,8 @@ import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import { loggerOptions } from '../../src/app.js'
 import { build, bearer, TOKENS } from '../helper.js'
+import { Rest } from '../stream/rest.js'
+import { listen, WsClient } from '../stream/ws-client.js'
 
 void t.test('/healthz is alive; /readyz is 503 unless ready', async t => {
   const app = await build(t)
@@ -25,6 +27,24 @@ void t.test('/metrics needs a token and speaks Prometheus', async t => {
   t.match(r.headers['content-type'], /text\/plain/)
   t.match(r.body, /faultline_vms\{state="created"\} 1/)
   t.match(r.body, /faultline_pending_exits 0/)
+  t.match(r.body, /faultline_stream_sockets 0/)
+})
+
+void t.test('/metrics counts the stream\'s sockets, subscriptions and controllers', async t => {
+  const app = await build(t)
+  const url = await listen(app)
+  const rest = new Rest(app, TOKENS.operatorA)
+  const vm = await rest.createVm({ vcpus: 1 })
+  const ctl = await WsClient.open(url, TOKENS.operatorA)
+  const obs = await WsClient.open(url, TOKENS.observerA)
+  await ctl.request({ type: 'subscribe', vm, role: 'controller' })
+  await obs.request({ type: 'subscribe', vm, role: 'observer' })
+  await obs.request({ type: 'subscribe', vm: '*', role: 'observer' })
+  const body = (await app.inject({ url: '/metrics', headers: bearer(TOKENS.observerA) })).body
+  t.match(body, /^faultline_stream_sockets 2$/m)
+  t.match(body, /^faultline_stream_subscriptions 3$/m)
+  t.match(body, /^faultline_stream_controllers 1$/m)
+  await Promise.all([ctl.close(), obs.close()])
 })
 
 void t.test('the OpenAPI document lists every route and the stream\'s messages', async t => {

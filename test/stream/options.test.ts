@@ -1,7 +1,7 @@
 // Small pure parts of the stream: options, subprotocol choice, frames.
 import t from 'tap'
 import { DEFAULT_STREAM_OPTIONS, streamOptions } from '../../src/stream/options.js'
-import { selectProtocol } from '../../src/stream/protocol.js'
+import { offersStreamProtocol, selectProtocol } from '../../src/stream/protocol.js'
 import { errorFrame, eventBytes, subscribedFrame } from '../../src/stream/frames.js'
 import type { ControlEvent } from '../../src/control/index.js'
 
@@ -14,6 +14,14 @@ void t.test('options: defaults overlaid in order, undefined ignored', async t =>
 void t.test('the accepted subprotocol is faultline.v1, never a bearer token', async t => {
   t.equal(selectProtocol(new Set(['bearer.secret', 'faultline.v1'])), 'faultline.v1')
   t.equal(selectProtocol(new Set(['bearer.secret'])), false)
+})
+
+void t.test('an upgrade may offer no subprotocol, or must offer faultline.v1 among them', async t => {
+  t.ok(offersStreamProtocol(undefined), 'none offered')
+  t.ok(offersStreamProtocol('bearer.secret, faultline.v1'))
+  t.ok(offersStreamProtocol('faultline.v1'))
+  t.notOk(offersStreamProtocol('bearer.secret'))
+  t.notOk(offersStreamProtocol('faultline.v10, xfaultline.v1'), 'whole names only')
 })
 
 void t.test('frames: fixed key order; an event is encoded once for every subscriber', async t => {

@@ -1,0 +1,65 @@
+import t from 'tap'
+import { ExitLog } from '../../src/control/exit-log.js'
+import type { ExitEntry } from '../../src/control/record.js'
+import type { DecisionRecord } from '../../src/control/types.js'
+
+const DECIDED: DecisionRecord = { action: 'resume', by: 'rule', seq: 0 }
+const entry = (id: number): ExitEntry => ({ event: { vm: 'v', tenant: 't', seq: id, type: 'exit', exit: id, frame: '{}' }, decision: null })
+const ids = (log: ExitLog): number[] => [...log.values()].map(e => e.event.exit as number)
+
+/** What the log must do, the obvious way: walk oldest first, drop decided ones past the limit. */
+function referenceTrim (m: Map<number, ExitEntry>, limit: number): void {
+  for (const [id, e] of m) {
+    if (m.size <= limit) break
+    if (e.decision !== null) m.delete(id)
+  }
+}
+
+void t.test('the exit log drops the oldest decided exits past its limit and never a pending one', async t => {
+  const log = new ExitLog()
+  const es = Array.from({ length: 9 }, (_, i) => entry(i + 1))
+  for (const e of es.slice(0, 6)) log.set(e.event.exit as number, e)
+  for (const i of [0, 2, 3, 4, 5]) (es[i] as ExitEntry).decision = DECIDED
+  // Exit 2 is still pending: 1, 3 and 4 go; 2 stays.
+  log.trim(3)
+  t.same(ids(log), [2, 5, 6])
+  for (const e of es.slice(6)) { e.decision = DECIDED; log.set(e.event.exit as number, e); log.trim(3) }
+  t.same(ids(log), [2, 8, 9], 'newer decided ones go while the old one waits')
+  ;(es[1] as ExitEntry).decision = DECIDED
+  log.set(10, entry(10))
+  log.trim(3)
+  t.same(ids(log), [8, 9, 10], 'once decided, the oldest goes first')
+  t.equal(log.get(2), undefined)
+  t.equal(log.size, 3)
+})
+
+void t.test('the exit log matches a walk from the oldest exit on a long random run', async t => {
+  // mulberry32: a small seeded generator, so a failure replays.
+  let seed = 7
+  const rand = (n: number): number => {
+    seed = (seed + 0x6D2B79F5) | 0
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
+    return (((x ^ (x >>> 14)) >>> 0) % n)
+  }
+  const log = new ExitLog()
+  const ref = new Map<number, ExitEntry>()
+  const pending: ExitEntry[] = []
+  const limit = 16
+  for (let id = 1; id <= 5000; id++) {
+    const e = entry(id)
+    log.set(id, e)
+    ref.set(id, e)
+    pending.push(e)
+    // Up to 4 exits wait at once (one per vCPU); each is decided now with odds 1 in 8, so
+    // some wait while many newer ones come and go.
+    for (let i = pending.length - 1; i >= 0; i--) {
+      if (pending.length > 4 || rand(8) === 0) (pending.splice(i, 1)[0] as ExitEntry).decision = DECIDED
+    }
+    log.trim(limit)
+    referenceTrim(ref, limit)
+    if (ids(log).join() !== [...ref.keys()].join()) { t.fail(`differs after exit ${id}`); return }
+  }
+  t.equal(log.size, ref.size)
+  t.pass('the same exits kept, in the same order, after every exit')
+})
