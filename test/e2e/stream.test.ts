@@ -313,17 +313,24 @@ void t.test('an observer token can neither control nor decide', async t => {
 })
 
 void t.test('a controller that stops answering pings is terminated and its role released', async t => {
-  const app = await build(t, { settings: withStream({ heartbeatMs: 40 }) })
+  // The client shares this process, so a heartbeat must outlast a GC pause or a busy
+  // neighbour test; 100 ms does, and keeps the test short.
+  const app = await build(t, { settings: withStream({ heartbeatMs: 100 }) })
   const url = await listen(app)
   const rest = new Rest(app, TOKENS.operatorA)
   const vm = await rest.createVm()
-  // autoPong off: this peer is alive at TCP level but never answers a ping.
+  // autoPong off: this peer answers pings by hand while the test sets it up, then falls
+  // silent: alive at TCP level, but dead to the heartbeat. Answering during setup keeps
+  // the heartbeat from ending it before it has become the controller.
   const dead = await WsClient.open(url, TOKENS.operatorA, { autoPong: false })
+  let answering = true
+  dead.ws.on('ping', data => { if (answering) dead.ws.pong(data) })
   const live = await WsClient.open(url, TOKENS.operatorA)
   await dead.request({ type: 'subscribe', vm, role: 'controller' })
   await live.request({ type: 'subscribe', vm, role: 'observer' })
   await rest.act(vm, 'start')
   await dead.next(m => m.type === 'exit')
+  answering = false
   const closed = await dead.closed()
   t.equal(closed.code, 1006, 'terminated, no close handshake')
   t.ok(stats(app.control).deadTerminated >= 1)
@@ -332,7 +339,7 @@ void t.test('a controller that stops answering pings is terminated and its role 
   t.equal((await ctl.request({ type: 'subscribe', vm, role: 'controller' })).type, 'subscribed', 'a new controller needs no takeover')
   t.equal((await ctl.next(m => m.type === 'exit')).exit, 1, 'and gets the pending exit')
   // Several heartbeats later the live sockets (they answer pings) are still open.
-  await new Promise(resolve => setTimeout(resolve, 200))
+  await new Promise(resolve => setTimeout(resolve, 300))
   t.equal(live.closeInfo, undefined)
   t.equal(ctl.closeInfo, undefined)
   await Promise.all([live.close(), ctl.close()])
