@@ -2,7 +2,12 @@
 // must stay importable without Fastify or any server code, so it takes from src/kvm only
 // type-only imports of plain data shapes. Field names are the contract's (kvm_run names).
 
-export type VmType = 'default' | 'sw_protected' | 'snp' | 'tdx'
+import type { ExitReasonName as ExitReason } from '../kvm/constants.js'
+import type {
+  ExitRecord, Hypercall, Io, MemoryFault, MemslotConfig as Memslot, Mmio, RunResult, SystemEvent, VmType
+} from '../kvm/types.js'
+
+export type { VmType }
 export type VmState = 'created' | 'running' | 'paused' | 'stopped' | 'killed' | 'crashed'
 export type VmAction = 'start' | 'pause' | 'resume' | 'stop' | 'kill' | 'reset'
 export type DecisionAction = 'convert' | 'resume' | 'kill'
@@ -11,14 +16,11 @@ export type Role = 'controller' | 'observer'
 export type DecidedBy = 'controller' | 'rest' | 'rule' | 'timeout'
 
 /** The KVM names of exit reasons as they cross the wire in `reason`. */
-export type ExitReason =
-  | 'KVM_EXIT_UNKNOWN' | 'KVM_EXIT_IO' | 'KVM_EXIT_HYPERCALL' | 'KVM_EXIT_HLT'
-  | 'KVM_EXIT_MMIO' | 'KVM_EXIT_SHUTDOWN' | 'KVM_EXIT_INTERNAL_ERROR'
-  | 'KVM_EXIT_SYSTEM_EVENT' | 'KVM_EXIT_MEMORY_FAULT'
+export type { ExitReason }
 
 // ---- REST bodies -------------------------------------------------------------------------
 
-export interface Memslot { slot: number, gpa: number, size: number, guest_memfd: boolean }
+export type { Memslot }
 
 /** `{ slots }` names every memslot; `{ size_mib }` is one slot at gpa 0. */
 export type MemoryConfig = { slots: Memslot[] } | { size_mib: number }
@@ -114,18 +116,8 @@ export interface VcpuInfo {
   [field: string]: unknown
 }
 
-export interface Preset {
-  name: string
-  description: string
-  /** The VM types it is written for. */
-  types: VmType[]
-  memory_mib: number
-  /** What exits it makes, in words. */
-  exits: string
-  memslots?: Memslot[]
-  program: Instruction[]
-  [field: string]: unknown
-}
+/** A built-in guest program (GET /v1/presets), as the core defines it. */
+export type { Preset } from '../kvm/program/presets.js'
 
 /** The optional fields of a decision: hypercall ret, IN/MMIO read data, a note. */
 export interface DecisionOptions {
@@ -146,30 +138,18 @@ export interface RecordedDecision extends DecisionOptions {
 
 // ---- exit payloads (kvm_run names) -------------------------------------------------------
 
-// The payloads are the core's own types: a type-only import is erased at run time, so the
-// client still loads no server code.
-import type { Hypercall, Io, MemoryFault, Mmio, RunResult, SystemEvent } from '../kvm/types.js'
+// The payloads are the core's own types (imported at the top).
 export type { Hypercall, Io, MemoryFault, Mmio, RunResult, SystemEvent }
 
 /** One exit: the fields every exit has and the payload named as in kvm_run. */
-export interface ExitFields {
+/**
+ * One exit as the core records it (exit id per VM from 1, never reused; a stale
+ * memory_fault is valid only when run.ret is -1 and exit_reason is KVM_EXIT_MEMORY_FAULT),
+ * plus the VM and its event seq.
+ */
+export interface ExitFields extends ExitRecord {
   vm: string
-  /** The exit's id: per VM, from 1, never reused. */
-  exit: number
   seq: number
-  vcpu: number
-  reason: ExitReason
-  exit_reason: number
-  run: RunResult
-  /**
-   * Valid only when run.ret is -1 and exit_reason is KVM_EXIT_MEMORY_FAULT: KVM may leave
-   * a stale one behind beside another exit's payload (kvm-abi.md section 7).
-   */
-  memory_fault?: MemoryFault
-  hypercall?: Hypercall
-  io?: Io
-  mmio?: Mmio
-  system_event?: SystemEvent
 }
 
 /** An exit in the journal (GET /v1/vms/{vm}/exits): the stream's exit plus its decision. */
