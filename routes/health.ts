@@ -1,16 +1,8 @@
 // Operations: alive, ready, and the OpenAPI document. All public.
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
-import { NotReady } from '../src/errors.js'
+import { FaultlineError } from '../src/errors.js'
 import { ErrorBody } from '../schemas/common.js'
-
-/** Tracks whether the app serves: starting until ready, closing once close begins. */
-export function readiness (app: FastifyInstance): void {
-  const r: { phase: 'starting' | 'ready' | 'closing' } = { phase: 'starting' }
-  app.decorate('readiness', r)
-  app.addHook('onReady', async () => { r.phase = 'ready' })
-  app.addHook('preClose', async () => { r.phase = 'closing' })
-}
 
 const Status = Type.Object({ status: Type.String() }, { additionalProperties: false })
 
@@ -25,7 +17,7 @@ export async function healthRoutes (app: FastifyInstance): Promise<void> {
     schema: { tags: ['operations'], summary: 'Ready to serve (503 while starting or closing)', security: [], response: { 200: Status, 503: ErrorBody } }
   }, async () => {
     const phase = app.readiness.phase
-    if (phase !== 'ready') throw new NotReady(phase)
+    if (phase !== 'ready') throw new FaultlineError('NOT_READY', `the server is ${phase}`)
     return { status: 'ready' }
   })
 

@@ -2,7 +2,6 @@
 // process defaults). Needs a token like every /v1 route. The full metrics set is a later issue.
 import type { FastifyInstance } from 'fastify'
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client'
-import { streamHub } from './stream.js'
 
 export default async function metricsRoutes (app: FastifyInstance): Promise<void> {
   const registry = new Registry()
@@ -19,11 +18,10 @@ export default async function metricsRoutes (app: FastifyInstance): Promise<void
     const s = app.control.stats()
     for (const [state, n] of Object.entries(s.vms)) vms.set({ state }, n)
     pending.set(s.pending)
-    // The hub is made when the stream route registers, after this one: look it up per scrape.
-    const st = streamHub(app.control)?.stats()
-    sockets.set(st?.sockets ?? 0)
-    subscriptions.set(st?.subscriptions ?? 0)
-    controllers.set(st?.controllers ?? 0)
+    const st = app.streamHub.stats()
+    sockets.set(st.sockets)
+    subscriptions.set(st.subscriptions)
+    controllers.set(st.controllers)
     return reply.type(registry.contentType).send(await registry.metrics())
   })
 }

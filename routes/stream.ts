@@ -1,25 +1,11 @@
 // GET /v1/stream: the WebSocket that carries exits out and decisions back (api-v1.md). The
 // auth hook has already refused an upgrade without a valid token (401, before any socket);
 // this route refuses an upgrade that offers subprotocols but not faultline.v1, and opens a
-// session on the hub. Everything else is src/stream/; app.ts wires the subprotocol choice
-// and the shutdown (1001) because both belong to hooks outside this plugin.
+// session on the app's hub (src/plugins/stream-hub.ts). Everything else is src/stream/.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { Control } from '../src/control/index.js'
-import { Validation } from '../src/errors.js'
-import { StreamHub } from '../src/stream/hub.js'
-import { streamOptions } from '../src/stream/options.js'
-import type { StreamOptions } from '../src/stream/options.js'
-import { STREAM_SUBPROTOCOL, offersStreamProtocol } from '../src/stream/protocol.js'
-
-export type StreamRouteOptions = Partial<StreamOptions>
-
-// The hub serving each Control, for /metrics, shutdown (app.ts) and tests (the route plugin
-// is encapsulated).
-const hubs = new WeakMap<Control, StreamHub>()
-
-export function streamHub (control: Control): StreamHub | undefined {
-  return hubs.get(control)
-}
+import { STREAM_SUBPROTOCOL } from '../schemas/protocol.js'
+import { FaultlineError } from '../src/errors.js'
+import { offersStreamProtocol } from '../src/stream/protocol.js'
 
 /**
  * A client that offers subprotocols fails the handshake unless the server selects one of
@@ -28,14 +14,11 @@ export function streamHub (control: Control): StreamHub | undefined {
  */
 function requireStreamProtocol (req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
   if (offersStreamProtocol(req.headers['sec-websocket-protocol'])) { done(); return }
-  done(new Validation(`offer the subprotocol ${STREAM_SUBPROTOCOL} (beside bearer.<token>): it is the only one this server speaks`))
+  done(new FaultlineError('VALIDATION', `offer the subprotocol ${STREAM_SUBPROTOCOL} (beside bearer.<token>): it is the only one this server speaks`))
 }
 
-export default async function streamRoutes (app: FastifyInstance, opts: StreamRouteOptions): Promise<void> {
-  // Settings carry `stream` (config); the register options win, for tests.
-  const options = streamOptions({ version: app.faultline.version }, app.faultline.stream, opts)
-  const hub = new StreamHub(app.control, options, app.log)
-  hubs.set(app.control, hub)
+export default async function streamRoutes (app: FastifyInstance): Promise<void> {
+  const hub = app.streamHub
 
   app.get('/stream', {
     websocket: true,

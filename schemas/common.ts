@@ -1,12 +1,12 @@
 // Shapes shared by every route: error bodies, ids, pages, KVM-named enums.
 import { Type } from 'typebox'
 import type { Static, TSchema, TUnsafe } from 'typebox'
-import { EXIT_REASON_NAMES, GPA_LIMIT } from '../src/kvm/constants.js'
+import { EXIT_REASON_NAMES, GPA_LIMIT } from './kvm.js'
 
 /** `{statusCode, code, error, message}` plus `errno` / `path` where they apply. */
 export const ErrorBody = Type.Object({
   statusCode: Type.Integer(),
-  code: Type.String({ description: 'Stable: FAULTLINE_ + the stream\'s error code' }),
+  code: Type.String({ description: 'Stable: FAULTLINE_ + the stream\'s error code (schemas/errors.ts)' }),
   error: Type.String(),
   message: Type.String(),
   errno: Type.Optional(Type.String({ description: 'The errno the mirrored KVM call fails with, e.g. EINVAL' })),
@@ -25,10 +25,22 @@ export const SafeUint = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTE
 export const SafeInt = Type.Integer({ minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER })
 
 export const ExitReasonName = Type.Enum(Object.values(EXIT_REASON_NAMES), { description: 'The KVM exit name' })
+/** The KVM names of exit reasons as they cross the wire in `reason`. */
+export type ExitReasonName = Static<typeof ExitReasonName>
 export const DecisionAction = Type.Enum(['convert', 'resume', 'kill'])
+export type DecisionAction = Static<typeof DecisionAction>
+/** Who decided an exit, as the `decided` event says. */
 export const DecidedBy = Type.Enum(['controller', 'rest', 'rule', 'timeout'])
+export type DecidedBy = Static<typeof DecidedBy>
 export const VmState = Type.Enum(['created', 'running', 'paused', 'stopped', 'killed', 'crashed'])
+export type VmState = Static<typeof VmState>
+export const VmAction = Type.Enum(['start', 'pause', 'resume', 'stop', 'kill', 'reset'])
+export type VmAction = Static<typeof VmAction>
 export const VmType = Type.Enum(['default', 'sw_protected', 'snp', 'tdx'])
+export type VmType = Static<typeof VmType>
+/** A stream subscription's role. */
+export const Role = Type.Enum(['controller', 'observer'])
+export type Role = Static<typeof Role>
 /** Data for an IN (values of `size` bytes) or an MMIO read (bytes). */
 export const ExitData = Type.Array(Type.Integer({ minimum: 0, maximum: 0xffffffff }), { maxItems: 65536 })
 
@@ -39,6 +51,9 @@ export const ExitData = Type.Array(Type.Integer({ minimum: 0, maximum: 0xfffffff
 export function Nullable<T extends TSchema & { type: string }> (schema: T): TUnsafe<Static<T> | null> {
   return Type.Unsafe<Static<T> | null>({ ...schema, type: [schema.type, 'null'] })
 }
+
+/** Every list: a page of items and the cursor of the next page, null on the last. */
+export interface Page<T> { items: T[], next: string | null }
 
 /** `{"items": [...], "next": cursor|null}` */
 export const Page = <T extends TSchema>(item: T) => Type.Object({

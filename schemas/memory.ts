@@ -1,5 +1,6 @@
 // Memory routes: attribute extents (never pages), KVM_SET_MEMORY_ATTRIBUTES, poison, backing.
 import { Type } from 'typebox'
+import type { Static } from 'typebox'
 import { Gpa, GpaSize, SafeUint } from './common.js'
 
 export const RangeQuery = Type.Object({
@@ -7,7 +8,11 @@ export const RangeQuery = Type.Object({
   size: Type.Optional(GpaSize)
 }, { additionalProperties: false })
 
+export type RangeQuery = Static<typeof RangeQuery>
+
+/** [gpa, gpa + size) has `attributes` (KVM_MEMORY_ATTRIBUTE_PRIVATE or 0). */
 export const AttributeExtent = Type.Object({ gpa: SafeUint, size: SafeUint, attributes: SafeUint }, { additionalProperties: false })
+export type AttributeExtent = Static<typeof AttributeExtent>
 export const AttributeExtents = Type.Object({ extents: Type.Array(AttributeExtent) }, { additionalProperties: false })
 
 /** struct kvm_memory_attributes: KVM's own checks (and EINVAL) apply, so any safe integer passes here. */
@@ -17,6 +22,7 @@ export const SetAttributesBody = Type.Object({
   attributes: SafeUint,
   flags: SafeUint
 }, { additionalProperties: false })
+export type SetAttributesBody = Static<typeof SetAttributesBody>
 
 export const PoisonBody = Type.Object({ gpa: Gpa }, { additionalProperties: false })
 
@@ -28,4 +34,5 @@ export const BackingExtent = Type.Object({
   private_populated: Type.Boolean(),
   poisoned: Type.Boolean()
 }, { additionalProperties: false })
+export type BackingExtent = Static<typeof BackingExtent>
 export const BackingExtents = Type.Object({ extents: Type.Array(BackingExtent) }, { additionalProperties: false })

@@ -1,18 +1,19 @@
-// Every WebSocket message of the contract (api-v1.md "WebSocket: GET /v1/stream"), client →
-// server and server → client. The stream compiles the client ones to check frames; all of
-// them are components of the OpenAPI document.
+// Every WebSocket message of the contract (docs/spec/api-v1.md "WebSocket: GET /v1/stream"),
+// client → server and server → client. The stream compiles the client ones to check frames;
+// the AsyncAPI document and the client's types come from the same schemas.
 import { Type } from 'typebox'
 import type { Static } from 'typebox'
-import { DecidedBy, VmId, VmState } from './common.js'
+import { DecidedBy, DecisionAction, Role, VmId, VmState } from './common.js'
 import { ExitMessage, decisionFields } from './exit.js'
+import type { ExitMessage as ExitMessageType } from './exit.js'
 
 /** A client message may carry `id`; the reply to it echoes it. */
 export const MessageId = Type.Union([
   Type.String({ maxLength: 128 }),
   Type.Integer({ minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER })
 ])
+export type MessageId = Static<typeof MessageId>
 const id = Type.Optional(MessageId)
-const Role = Type.Enum(['controller', 'observer'])
 
 // ---- client → server ----
 export const SubscribeMessage = Type.Object({
@@ -50,6 +51,7 @@ export const HelloMessage = Type.Object({
   protocol: Type.Literal(1),
   server: Type.String({ description: 'faultline/<version>' })
 }, { additionalProperties: false })
+export type HelloMessage = Static<typeof HelloMessage>
 
 export const SubscribedMessage = Type.Object({
   type: Type.Literal('subscribed'),
@@ -58,6 +60,7 @@ export const SubscribedMessage = Type.Object({
   role: Role,
   seq: Type.Integer({ minimum: 0, description: 'The VM\'s current seq; replayed and new events follow' })
 }, { additionalProperties: false })
+export type SubscribedMessage = Static<typeof SubscribedMessage>
 
 export { ExitMessage }
 
@@ -66,9 +69,10 @@ export const DecidedMessage = Type.Object({
   vm: VmId,
   exit: Type.Integer({ minimum: 1 }),
   seq: Type.Integer({ minimum: 1 }),
-  action: Type.Enum(['convert', 'resume', 'kill']),
+  action: DecisionAction,
   by: DecidedBy
 }, { additionalProperties: false })
+export type DecidedMessage = Static<typeof DecidedMessage>
 
 export const StateMessage = Type.Object({
   type: Type.Literal('state'),
@@ -77,29 +81,36 @@ export const StateMessage = Type.Object({
   state: VmState,
   reason: Type.String()
 }, { additionalProperties: false })
+export type StateMessage = Static<typeof StateMessage>
 
 export const AckMessage = Type.Object({
   type: Type.Literal('ack'),
   id: MessageId
 }, { additionalProperties: true, description: 'May carry more fields about what was done' })
+export type AckMessage = Static<typeof AckMessage>
 
 export const ErrorMessage = Type.Object({
   type: Type.Literal('error'),
   id,
-  code: Type.String({ description: 'e.g. BAD_MESSAGE, VM_NOT_FOUND, FORBIDDEN, CONFLICT, NOT_CONTROLLER, EXIT_NOT_PENDING, INVALID_ACTION, SEQ_EXPIRED' }),
+  code: Type.String({ description: 'A code of the error table (schemas/errors.ts), e.g. BAD_MESSAGE, VM_NOT_FOUND, CONFLICT, EXIT_NOT_PENDING' }),
   message: Type.String(),
   vm: Type.Optional(Type.String()),
   exit: Type.Optional(Type.Integer())
 }, { additionalProperties: false })
+export type ErrorMessage = Static<typeof ErrorMessage>
 
 export const RevokedMessage = Type.Object({
   type: Type.Literal('revoked'),
   vm: VmId
 }, { additionalProperties: false })
+export type RevokedMessage = Static<typeof RevokedMessage>
 
 export const ServerMessage = Type.Union([
   HelloMessage, SubscribedMessage, ExitMessage, DecidedMessage, StateMessage, AckMessage, ErrorMessage, RevokedMessage
 ])
+export type ServerMessage = Static<typeof ServerMessage>
+/** The events of one VM that carry a seq, in the order the server sent them. */
+export type VmEvent = ExitMessageType | DecidedMessage | StateMessage
 
 /** The OpenAPI components, by name. */
 export const STREAM_COMPONENTS = {

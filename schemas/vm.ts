@@ -1,7 +1,7 @@
 // POST /v1/vms and the VM views (api-v1.md "VM body").
 import { Type } from 'typebox'
 import type { Static } from 'typebox'
-import { DecisionAction, ExitData, ExitReasonName, Gpa, GpaSize, Nullable, SafeUint, VmId, VmState, VmType } from './common.js'
+import { DecisionAction, ExitData, ExitReasonName, Gpa, GpaSize, Nullable, SafeUint, VmAction, VmId, VmState, VmType } from './common.js'
 
 export const Memslot = Type.Object({
   slot: Type.Integer({ minimum: 0, maximum: 32767 }),
@@ -9,6 +9,7 @@ export const Memslot = Type.Object({
   size: GpaSize,
   guest_memfd: Type.Boolean({ description: 'Backed by a guest_memfd, so it can hold private pages' })
 }, { additionalProperties: false })
+export type Memslot = Static<typeof Memslot>
 
 export const PolicyRule = Type.Object({
   reason: ExitReasonName,
@@ -18,6 +19,8 @@ export const PolicyRule = Type.Object({
   ret: Type.Optional(Type.Integer({ minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER, description: 'resume: hypercall.ret' })),
   data: Type.Optional(ExitData)
 }, { additionalProperties: false })
+/** A rule decides a matching exit inside the server; first match wins. */
+export type PolicyRule = Static<typeof PolicyRule>
 
 const policyFields = {
   decision_timeout_ms: Nullable(Type.Integer({ minimum: 1, maximum: 86_400_000, description: 'null: a pending exit waits for ever' })),
@@ -25,18 +28,25 @@ const policyFields = {
   rules: Type.Array(PolicyRule, { maxItems: 64, description: 'First match wins; decided with by "rule"' })
 }
 export const Policy = Type.Object(policyFields, { additionalProperties: false })
+export type Policy = Static<typeof Policy>
 export const PolicyInput = Type.Object({
   decision_timeout_ms: Type.Optional(policyFields.decision_timeout_ms),
   on_timeout: Type.Optional(DecisionAction),
   rules: Type.Optional(policyFields.rules)
 }, { additionalProperties: false })
+/** A VM's policy as a request gives it: every field optional. */
+export type PolicyInput = Static<typeof PolicyInput>
 
 export const OP_NAMES = ['read', 'write', 'sweep', 'map_gpa', 'out', 'in', 'mmio_read', 'mmio_write', 'hlt', 'shutdown', 'panic', 'repeat', 'random', 'pv_access'] as const
 /**
  * Instructions are checked field by field (unknown fields included) by the core's program
  * validator, which names the exact place, e.g. program[3].body[0].gpa; here only the shape.
  */
-export const Instruction = Type.Object({ op: Type.Enum([...OP_NAMES]) }, { additionalProperties: true, description: 'One guest instruction (docs/programs.md)' })
+/** One guest instruction: `op` and that op's fields (docs/programs.md). */
+export interface Instruction { op: string, [field: string]: unknown }
+export const Instruction = Type.Unsafe<Instruction>(
+  Type.Object({ op: Type.Enum([...OP_NAMES]) }, { additionalProperties: true, description: 'One guest instruction (docs/programs.md)' })
+)
 export const Program = Type.Array(Instruction, { maxItems: 1_000_000 })
 
 export const CreateVmBody = Type.Object({
@@ -68,6 +78,7 @@ export const VmCounters = Type.Object({
   machine_checks: Type.Integer(),
   interrupts: Type.Integer()
 }, { additionalProperties: false })
+export type VmCounters = Static<typeof VmCounters>
 
 export const VmView = Type.Object({
   id: VmId,
@@ -87,15 +98,16 @@ export const VmView = Type.Object({
   seq: Type.Integer({ description: 'The VM\'s latest event seq (0 = none yet)' }),
   created_at: Type.String({ format: 'date-time' })
 }, { additionalProperties: false })
+/** GET /v1/vms/{vm}. */
+export type VmView = Static<typeof VmView>
 
-export const ActionBody = Type.Object({
-  action: Type.Enum(['start', 'pause', 'resume', 'stop', 'kill', 'reset'])
-}, { additionalProperties: false })
+export const ActionBody = Type.Object({ action: VmAction }, { additionalProperties: false })
 
 export const ListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
   cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$', description: 'The `next` of the previous page' }))
 }, { additionalProperties: false })
+export type ListQuery = Static<typeof ListQuery>
 
 export const VcpuInfo = Type.Object({
   id: Type.Integer(),
@@ -109,6 +121,7 @@ export const VcpuInfo = Type.Object({
     interrupts: Type.Integer()
   }, { additionalProperties: false })
 }, { additionalProperties: false })
+export type VcpuInfo = Static<typeof VcpuInfo>
 
 export const VcpuParams = Type.Object({
   vm: VmId,
@@ -124,3 +137,5 @@ export const PresetView = Type.Object({
   memslots: Type.Optional(Type.Array(Memslot)),
   program: Type.Array(Type.Unknown())
 }, { additionalProperties: false })
+/** A built-in guest program (GET /v1/presets). */
+export type PresetView = Static<typeof PresetView>

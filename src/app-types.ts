@@ -4,6 +4,7 @@ import type { Principal } from './auth/types.js'
 import type { Control } from './control/index.js'
 import type { Config } from './config.js'
 import type { StreamOptions } from './stream/options.js'
+import type { StreamHub } from './stream/hub.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,6 +13,8 @@ declare module 'fastify' {
     auth: Auth
     /** Limits and settings the app was built with. */
     faultline: AppSettings
+    /** Every stream socket: sessions, controllers, counts. */
+    streamHub: StreamHub
     /** 503 from /readyz unless ready. */
     readiness: { phase: 'starting' | 'ready' | 'closing' }
   }

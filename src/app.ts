@@ -1,126 +1,70 @@
-// Builds the Fastify app: plugins (each named), the auth hook, errors, OpenAPI, and every
-// route from routes/. server.ts starts it; tests build it and use app.inject.
+// The faultline app as one Fastify plugin: infrastructure first (each a named plugin that
+// decorates the instance), then every route from routes/. buildApp() makes a Fastify
+// instance with the server options the app needs and registers it; server.ts listens.
 import { randomUUID } from 'node:crypto'
-import { createRequire } from 'node:module'
 import Fastify from 'fastify'
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import rateLimit from '@fastify/rate-limit'
-import underPressure from '@fastify/under-pressure'
 import websocket from '@fastify/websocket'
-import type { LoggerOptions } from 'pino'
 import type { Auth } from './auth/index.js'
-import { authHook } from './auth/hook.js'
 import type { Control } from './control/index.js'
 import { selectProtocol } from './stream/protocol.js'
 import type { AppSettings } from './app-types.js'
-import { errorHandler, notFoundHandler } from './error-handler.js'
-import { Overloaded, RateLimited } from './errors.js'
-import { schemaErrorFormatter, validatorCompiler } from './validation.js'
 import { openapiOptions } from './openapi.js'
-import { healthRoutes, readiness } from '../routes/health.js'
+import authPlugin from './plugins/auth.js'
+import controlPlugin from './plugins/control.js'
+import errorsPlugin from './plugins/errors.js'
+import protectionPlugin from './plugins/protection.js'
+import readinessPlugin from './plugins/readiness.js'
+import settingsPlugin from './plugins/settings.js'
+import streamHubPlugin from './plugins/stream-hub.js'
+import { healthRoutes } from '../routes/health.js'
 import vmRoutes from '../routes/vms.js'
 import memoryRoutes from '../routes/memory.js'
 import vcpuRoutes from '../routes/vcpus.js'
 import exitRoutes from '../routes/exits.js'
 import presetRoutes from '../routes/presets.js'
 import metricsRoutes from '../routes/metrics.js'
-import streamRoutes, { streamHub } from '../routes/stream.js'
+import streamRoutes from '../routes/stream.js'
 import './app-types.js'
 
-export interface BuildOptions {
+export interface AppOptions {
   control: Control
   auth: Auth
   settings: AppSettings
+}
+
+export interface BuildOptions extends AppOptions {
   /** A pino logger (server.ts), or none: tests run quiet. */
   loggerInstance?: FastifyBaseLogger
+  /** Plugins registered before the app, so their onRoute hooks see every route (the tests' contract checks). */
+  before?: FastifyPluginAsync[]
 }
 
-const require = createRequire(import.meta.url)
-
-/** pino options: request ids on every line, tokens never logged, pretty only on a TTY. */
-export function loggerOptions (level: string): LoggerOptions {
-  const opts: LoggerOptions = {
-    level,
-    redact: { paths: ['req.headers.authorization', 'req.headers["sec-websocket-protocol"]', 'headers.authorization'], censor: '[redacted]' }
-  }
-  if (process.stdout.isTTY) {
-    // pino-pretty is optional: used when a developer has it, never required.
-    try { require.resolve('pino-pretty'); opts.transport = { target: 'pino-pretty' } } catch { /* plain JSON */ }
-  }
-  return opts
-}
-
-export async function buildApp (opts: BuildOptions): Promise<FastifyInstance> {
-  const s = opts.settings
-  const app = Fastify({
-    ...(opts.loggerInstance !== undefined ? { loggerInstance: opts.loggerInstance } : { logger: false }),
-    bodyLimit: s.bodyLimit,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id']
-      // Accept a caller's id when it is short and plain, so logs join across services.
-      return typeof given === 'string' && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID()
-    },
-    schemaErrorFormatter,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
-    routerOptions: { ignoreTrailingSlash: true }
-  })
-  // JSON only: a text/plain body is 415, not a string that fails validation later.
-  app.removeContentTypeParser('text/plain')
-  app.setValidatorCompiler(validatorCompiler)
-  // Response schemas document the API; control/ already builds exactly those shapes, so
-  // JSON.stringify (a few µs) serializes them rather than a schema walk with anyOf branches.
-  app.setSerializerCompiler(() => (data) => JSON.stringify(data))
-  app.setErrorHandler(errorHandler)
-  app.setNotFoundHandler(notFoundHandler)
-
-  app.decorate('control', opts.control)
-  app.decorate('auth', opts.auth)
-  app.decorate('faultline', s)
-  app.decorateRequest('principal', null)
+const faultline: FastifyPluginAsync<AppOptions> = async (app, opts) => {
+  await app.register(settingsPlugin, { settings: opts.settings })
+  await app.register(errorsPlugin)
+  await app.register(controlPlugin, { control: opts.control })
   app.addHook('onRequest', (req, reply, done) => { void reply.header('x-request-id', req.id); done() })
-  // Root preClose hooks run in the order added, so this one runs before @fastify/websocket's
-  // (added when it registers, below), which would close stream sockets with no code (1005):
-  // the stream closes its own first, with 1001 (going away), flushing what they have queued.
-  app.addHook('preClose', async () => { streamHub(opts.control)?.close() })
+  await app.register(streamHubPlugin)
   // Before the auth hook and every plugin that may refuse a request (rate limit, under
   // pressure): @fastify/websocket's onRequest hook marks an upgrade so that its onResponse
   // hook destroys the socket of a refused one (401, 429, 503). A hook that throws before it
   // leaves that socket paused and open, and app.close() waits on it for ever.
   await app.register(websocket, {
     options: {
-      // The stream (routes/stream.ts) reads its frame limit from app.faultline.wsMaxPayload.
-      maxPayload: s.wsMaxPayload,
+      maxPayload: opts.settings.wsMaxPayload,
       // Always faultline.v1, never `bearer.<token>` (ws would echo the first offer).
       handleProtocols: selectProtocol
     }
   })
-  app.addHook('onRequest', authHook(opts.auth))
-  readiness(app)
-
-  await app.register(swagger, openapiOptions(s.version))
+  await app.register(authPlugin, { auth: opts.auth })
+  await app.register(readinessPlugin)
+  await app.register(swagger, openapiOptions(opts.settings.version))
   await app.register(swaggerUi, { routePrefix: '/docs' })
-
-  if (s.maxEventLoopDelayMs > 0) {
-    await app.register(underPressure, {
-      maxEventLoopDelay: s.maxEventLoopDelayMs,
-      customError: Overloaded as unknown as Error & (new () => Error),
-      retryAfter: 5
-    } as Parameters<typeof underPressure>[1])
-  }
-  if (s.rateLimitPerMinute > 0) {
-    await app.register(rateLimit, {
-      global: true,
-      max: s.rateLimitPerMinute,
-      timeWindow: 60_000,
-      // Per token, not per address: many clients share one NAT, one client many addresses.
-      keyGenerator: (req) => req.principal !== null ? 'p:' + req.principal.id : 'ip:' + req.ip,
-      errorResponseBuilder: (_req, ctx) => new RateLimited(`${ctx.max} per minute for this token, retry in ${ctx.after}`),
-      // The x-ratelimit-* headers go on 429s only: three headers per request is measurable cost.
-      addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false }
-    })
-  }
+  await app.register(protectionPlugin)
 
   await app.register(healthRoutes)
   await app.register(metricsRoutes)
@@ -129,10 +73,30 @@ export async function buildApp (opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(memoryRoutes, { prefix: '/v1' })
   await app.register(vcpuRoutes, { prefix: '/v1' })
   await app.register(exitRoutes, { prefix: '/v1' })
-  // STREAM: routes/stream.ts registers here (`await app.register(streamRoutes, { prefix: '/v1' })`);
-  // request.principal is already set by the auth hook (header or bearer.<token> subprotocol).
   await app.register(streamRoutes, { prefix: '/v1' })
+}
 
-  app.addHook('onClose', async () => { opts.control.close() })
+/** The app as a plugin: its decorators (control, auth, streamHub...) reach the instance it is registered on. */
+export default fp(faultline, { name: 'faultline', fastify: '5.x' })
+
+/** A Fastify instance with the server options faultline needs, and the app registered on it. */
+export async function buildApp (opts: BuildOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(opts.loggerInstance !== undefined ? { loggerInstance: opts.loggerInstance } : { logger: false }),
+    bodyLimit: opts.settings.bodyLimit,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      // Accept a caller's id when it is short and plain, so logs join across services.
+      return typeof given === 'string' && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID()
+    },
+    routerOptions: { ignoreTrailingSlash: true }
+  })
+  // JSON only: a text/plain body is 415, not a string that fails validation later.
+  app.removeContentTypeParser('text/plain')
+  // Response schemas document the API; control/ already builds exactly those shapes (a test
+  // hook checks every response against its schema), so JSON.stringify serializes them.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data))
+  for (const p of opts.before ?? []) await app.register(p)
+  await app.register(faultline, { control: opts.control, auth: opts.auth, settings: opts.settings })
   return app
 }

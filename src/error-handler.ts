@@ -1,40 +1,43 @@
 // Turns anything a route throws into the contract's error body: {statusCode, code, error,
-// message} plus errno/path. Fastify's own errors (validation, body size, bad JSON) become
-// FAULTLINE_* codes too, so a client only ever sees one family.
+// message} plus errno/path. The status comes from the error table; Fastify's own errors
+// (validation, body size, bad JSON, a malformed URL) get table codes too, so a client only
+// ever sees one family.
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import {
-  BadJson, Internal, PayloadTooLarge, RouteNotFound, UnsupportedMediaType, Validation, fromKvmError, isFaultlineError
-} from './errors.js'
-import type { FaultlineError } from './errors.js'
-import { KvmError } from './kvm/types.js'
+import { statusOf } from '../schemas/errors.js'
+import type { ErrorCode } from '../schemas/errors.js'
+import { REST_CODE_PREFIX } from '../schemas/protocol.js'
+import { FaultlineError, asFaultlineError } from './errors.js'
+import { KvmError } from './kvm/index.js'
+
+/** Fastify's and its plugins' errors by their code or status, as table codes. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'BAD_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'BAD_JSON'
+}
+const BY_STATUS: Record<number, ErrorCode> = { 404: 'NOT_FOUND', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE', 429: 'RATE_LIMITED', 431: 'HEADERS_TOO_LARGE' }
 
 export function toFaultlineError (err: unknown): FaultlineError {
-  if (isFaultlineError(err)) return err
-  if (err instanceof KvmError) return fromKvmError(err)
+  if (err instanceof FaultlineError || err instanceof KvmError) return asFaultlineError(err)
   const e = err as FastifyError
-  if (e.validation !== undefined) return new Validation(e.message) as FaultlineError
-  switch (e.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE': return new PayloadTooLarge(e.message) as FaultlineError
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': return new UnsupportedMediaType(e.message) as FaultlineError
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_JSON_BODY': return new BadJson(e.message) as FaultlineError
-  }
-  if (e instanceof SyntaxError) return new BadJson(e.message) as FaultlineError
+  if (e.validation !== undefined) return new FaultlineError('VALIDATION', e.message)
+  const known = FASTIFY_CODES[e.code]
+  if (known !== undefined) return new FaultlineError(known, known === 'BAD_JSON' ? `the body is not valid JSON: ${e.message}` : e.message)
+  if (e instanceof SyntaxError) return new FaultlineError('BAD_JSON', `the body is not valid JSON: ${e.message}`)
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-    // Another 4xx from Fastify or a plugin: keep its status, give it a faultline code.
-    const v = new Validation(e.message) as FaultlineError
-    v.statusCode = e.statusCode
-    return v
+    return new FaultlineError(BY_STATUS[e.statusCode] ?? 'BAD_REQUEST', e.message)
   }
-  return new Internal('') as FaultlineError
+  return asFaultlineError(err)
 }
 
-export function errorBody (e: FaultlineError): Record<string, unknown> {
-  const body: Record<string, unknown> = {
-    statusCode: e.statusCode,
-    code: e.code,
-    error: STATUS_CODES[e.statusCode] ?? 'Error',
+export function errorBody (e: FaultlineError): { statusCode: number, code: string, error: string, message: string, errno?: string, path?: string } {
+  const statusCode = statusOf(e.code)
+  const body: ReturnType<typeof errorBody> = {
+    statusCode,
+    code: REST_CODE_PREFIX + e.code,
+    error: STATUS_CODES[statusCode] ?? 'Error',
     message: e.message
   }
   if (e.errno !== undefined) body.errno = e.errno
@@ -42,13 +45,15 @@ export function errorBody (e: FaultlineError): Record<string, unknown> {
   return body
 }
 
-export async function errorHandler (err: unknown, req: FastifyRequest, reply: FastifyReply): Promise<Record<string, unknown>> {
+export async function errorHandler (err: unknown, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const e = toFaultlineError(err)
-  if (e.statusCode >= 500) req.log.error({ err }, 'request failed')
+  const body = errorBody(e)
+  if (body.statusCode >= 500 && e.code !== 'OVERLOADED') req.log.error({ err }, 'request failed')
   // 429 and 503 carry their own headers (retry-after, rate-limit state): keep them.
-  return reply.code(e.statusCode).type('application/json; charset=utf-8').send(errorBody(e)) as unknown as Record<string, unknown>
+  return await reply.code(body.statusCode).type('application/json; charset=utf-8').send(body)
 }
 
 export async function notFoundHandler (req: FastifyRequest, reply: FastifyReply): Promise<void> {
-  await reply.code(404).send(errorBody(new RouteNotFound(`${req.method} ${req.url.split('?')[0] ?? ''}`) as FaultlineError))
+  const body = errorBody(new FaultlineError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`))
+  await reply.code(404).send(body)
 }

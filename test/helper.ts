@@ -1,13 +1,13 @@
 // Builds a ready app for a test, with known tokens, and closes it when the test ends.
 // Shared by every route and stream test: options cover tokens, limits, clock and settings.
+// Every response it serves is checked against the contract (test/contract-check.ts).
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../src/app.js'
-import type { BuildOptions } from '../src/app.js'
 import type { AppSettings } from '../src/app-types.js'
-import { createAuth } from '../src/auth/index.js'
 import type { TokenEntry } from '../src/auth/tokens.js'
-import { Control } from '../src/control/index.js'
-import type { Clock, Limits } from '../src/control/index.js'
+import type { Clock, Control, Limits } from '../src/control/index.js'
+import { localServer } from '../src/local-server.js'
+import type { LocalServerOptions } from '../src/local-server.js'
+import { responseContract } from './contract-check.js'
 
 /** Tokens every test can use: an admin, and an operator and an observer in tenants a and b. */
 export const TOKENS = {
@@ -33,36 +33,31 @@ export interface BuildTestOptions {
   settings?: Partial<AppSettings>
   /** Use this Control instead of a fresh one (its limits/clock options are then ignored). */
   control?: Control
-  loggerInstance?: BuildOptions['loggerInstance']
+  loggerInstance?: LocalServerOptions['loggerInstance']
 }
 
 interface Teardown { teardown (fn: () => unknown): void }
 
 export async function build (t: Teardown, opts: BuildTestOptions = {}): Promise<FastifyInstance> {
-  const control = opts.control ?? new Control({
+  const server = await localServer({
+    tokens: opts.tokens ?? TOKEN_ENTRIES,
     ...(opts.limits !== undefined ? { limits: opts.limits } : {}),
-    ...(opts.clock !== undefined ? { clock: opts.clock } : {})
+    ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
+    ...(opts.control !== undefined ? { control: opts.control } : {}),
+    ...(opts.loggerInstance !== undefined ? { loggerInstance: opts.loggerInstance } : {}),
+    settings: {
+      // Rate limiting stays on (its path is exercised) but high enough never to trip by accident.
+      rateLimitPerMinute: 1_000_000,
+      // Off: a loaded CI machine must not shed test requests.
+      maxEventLoopDelayMs: 0,
+      version: '0.0.0-test',
+      ...opts.settings
+    },
+    before: [responseContract],
+    listen: false
   })
-  const settings: AppSettings = {
-    bodyLimit: 1024 * 1024,
-    wsMaxPayload: 64 * 1024,
-    // Rate limiting stays on (its path is exercised) but high enough never to trip by accident.
-    rateLimitPerMinute: 1_000_000,
-    // Off: a loaded CI machine must not shed test requests.
-    maxEventLoopDelayMs: 0,
-    limits: control.limits,
-    version: '0.0.0-test',
-    ...opts.settings
-  }
-  const app = await buildApp({
-    control,
-    auth: createAuth(opts.tokens ?? TOKEN_ENTRIES),
-    settings,
-    ...(opts.loggerInstance !== undefined ? { loggerInstance: opts.loggerInstance } : {})
-  })
-  t.teardown(() => app.close())
-  await app.ready()
-  return app
+  t.teardown(() => server.close())
+  return server.app
 }
 
 /** The Authorization header for a token. */

@@ -1,12 +1,11 @@
 // The Bearer check on every non-public route. A WebSocket upgrade may instead carry the
 // token as the subprotocol `bearer.<token>` (browsers cannot set headers on upgrades).
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { Unauthorized } from '../errors.js'
+import { BEARER_SUBPROTOCOL_PREFIX as SUBPROTOCOL_PREFIX } from '../../schemas/protocol.js'
+import { FaultlineError } from '../errors.js'
 import type { Auth } from './index.js'
 import { parseBearer } from './index.js'
 import type { Principal } from './types.js'
-
-const SUBPROTOCOL_PREFIX = 'bearer.'
 
 /** The token a request presents, or null. */
 export function requestToken (req: FastifyRequest): string | null {
@@ -31,7 +30,7 @@ export function authHook (auth: Auth) {
     const token = requestToken(req)
     const principal = token === null ? null : auth.authenticate(token)
     if (principal === null) {
-      done(new Unauthorized(token === null ? ' (Authorization: Bearer <token>)' : ': this token is not known'))
+      done(new FaultlineError('UNAUTHORIZED', token === null ? 'a valid Bearer token is required (Authorization: Bearer <token>)' : 'a valid Bearer token is required: this token is not known'))
       return
     }
     req.principal = principal
@@ -41,6 +40,6 @@ export function authHook (auth: Auth) {
 
 /** The authenticated caller of a non-public route. */
 export function principalOf (req: FastifyRequest): Principal {
-  if (req.principal === null) throw new Unauthorized('')
+  if (req.principal === null) throw new FaultlineError('UNAUTHORIZED', 'a valid Bearer token is required')
   return req.principal
 }

@@ -4,11 +4,7 @@
 // live progress line, then a summary: decisions by reason and action, the memory map as a
 // bar of private/shared extents, and the decision round-trip latency. Bounded: it stops when
 // the VM stops, or after the time limit.
-import { randomBytes } from 'node:crypto'
-import type { AddressInfo } from 'node:net'
-import { buildApp } from '../app.js'
-import { createAuth } from '../auth/index.js'
-import { Control } from '../control/index.js'
+import { localServer } from '../local-server.js'
 import { VERSION } from '../version.js'
 import { FaultlineClient } from '../client/client.js'
 import type { AttributeExtent, VmInfo } from '../client/types.js'
@@ -55,23 +51,9 @@ export async function runDemo (opts: DemoOptions = {}): Promise<DemoResult> {
   const tty = process.stdout.isTTY === true
   const out = opts.out ?? terminalOutput({ colour: wantsColour(tty, process.env), json: false, tty })
   const p = out.paint
-  const token = randomBytes(24).toString('hex')
-  const control = new Control({})
-  const app = await buildApp({
-    control,
-    auth: createAuth([{ token, tenant: 'demo', role: 'admin' }]),
-    settings: {
-      bodyLimit: 1024 * 1024,
-      wsMaxPayload: 64 * 1024,
-      rateLimitPerMinute: 0,
-      maxEventLoopDelayMs: 0,
-      limits: control.limits,
-      version: VERSION
-    }
-  })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const { port } = app.server.address() as AddressInfo
-  const url = `http://127.0.0.1:${port}`
+  // The demo's own server: quiet, and never shedding (it is the only client).
+  const server = await localServer({ settings: { rateLimitPerMinute: 0, maxEventLoopDelayMs: 0 } })
+  const { url, token, app } = server
   const client = new FaultlineClient({ url, token })
   const stream = client.stream()
   try {

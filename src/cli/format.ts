@@ -9,7 +9,7 @@ import {
 import type {
   DecidedMessage, ExitFields, StateMessage, VmInfo, VmState
 } from '../client/types.js'
-import { faultWantsPrivate, mapGpaRangeOf, memoryFaultOf } from './exit-kind.js'
+import { faultWantsPrivate, mapGpaRangeOf, memoryFaultOf } from '../../schemas/exit-reading.js'
 
 // ---- colour ------------------------------------------------------------------------------
 

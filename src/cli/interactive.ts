@@ -2,7 +2,7 @@
 // always-convert answer offered as the default. `ask` is injected, so the policy is tested
 // without a terminal.
 import type { ExitFields } from '../client/types.js'
-import { mapGpaRangeOf, memoryFaultOf } from './exit-kind.js'
+import { mapGpaRangeOf, memoryFaultOf } from '../../schemas/exit-reading.js'
 import { describeExit } from './format.js'
 import { alwaysConvert, resumeNeutral } from './policies.js'
 import type { AsyncPolicy, Policy, PolicyDecision } from './policies.js'

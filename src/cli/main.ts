@@ -73,10 +73,7 @@ export async function main (argv: string[] = process.argv.slice(2), env: NodeJS.
     io.write(`faultline ${VERSION}\n`)
     return 0
   }
-  if (command.kind === 'serve') {
-    await runServe(command)
-    return 0
-  }
+  if (command.kind === 'serve') return await runServe(command, (line) => { io.writeErr(line + '\n') })
 
   const connection = resolveConnection(globals, env)
   const client = new FaultlineClient({ url: connection.url, ...(connection.token !== undefined ? { token: connection.token } : {}) })

@@ -7,7 +7,7 @@ import {
   KVM_SYSTEM_EVENT_SHUTDOWN, KVM_SYSTEM_EVENT_TDX_FATAL
 } from '../client/constants.js'
 import type { DecisionAction, ExitFields } from '../client/types.js'
-import { faultWantsPrivate, mapGpaRangeOf, memoryFaultOf, readDataLength } from './exit-kind.js'
+import { faultWantsPrivate, mapGpaRangeOf, memoryFaultOf, readDataLength } from '../../schemas/exit-reading.js'
 
 export interface PolicyDecision {
   action: DecisionAction

@@ -9,7 +9,7 @@
 // A bare array of rules is accepted too. `reason` is a KVM exit name, with or without the
 // KVM_EXIT_ prefix, or "*".
 import type { DecisionAction, ExitFields } from '../client/types.js'
-import { faultWantsPrivate, mapGpaRangeOf, memoryFaultOf } from './exit-kind.js'
+import { faultWantsPrivate, mapGpaRangeOf, memoryFaultOf } from '../../schemas/exit-reading.js'
 import { BUILTIN_POLICIES, resumeNeutral } from './policies.js'
 import type { Policy, PolicyDecision } from './policies.js'
 

@@ -5,7 +5,7 @@
 // the same gpa with the same flags again right after we converted it, `maxRepeats` times
 // in a row, the wrapped policy kills the VM instead.
 import type { ExitFields } from '../client/types.js'
-import { memoryFaultOf } from './exit-kind.js'
+import { memoryFaultOf } from '../../schemas/exit-reading.js'
 import type { AsyncPolicy, PolicyDecision } from './policies.js'
 
 export const DEFAULT_MAX_REPEATS = 3

@@ -1,5 +1,4 @@
-// `faultline serve`: the server, as `npm start` runs it. src/server.ts starts on import
-// (reading HOST, PORT and the rest from the environment), so flags become variables first.
+// `faultline serve`: the server, as `npm start` runs it, with flags over the environment.
 // Imported lazily: every other command stays free of Fastify and SQLite.
 
 export interface ServeOptions { host?: string, port?: number }
@@ -13,9 +12,15 @@ export function serveEnv (opts: ServeOptions, env: NodeJS.ProcessEnv): NodeJS.Pr
   }
 }
 
-export async function runServe (opts: ServeOptions): Promise<void> {
-  Object.assign(process.env, serveEnv(opts, process.env))
-  const server: Record<string, unknown> = await import('../server.js')
-  // A server module that exports main() instead of starting on import is started here.
-  if (typeof server.main === 'function') await (server.main as () => Promise<void>)()
+/** Starts the server; a bad configuration is exit code 78 (EX_CONFIG), as with npm start. */
+export async function runServe (opts: ServeOptions, err: (line: string) => void): Promise<number> {
+  const [{ start }, { ConfigError }] = await Promise.all([import('../server.js'), import('../config.js')])
+  try {
+    await start({ env: serveEnv(opts, process.env) })
+    return 0
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e
+    err(`faultline: ${e.message}`)
+    return 78
+  }
 }

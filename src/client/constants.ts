@@ -1,12 +1,5 @@
-// The KVM numbers a client needs to read exits, re-exported from the core's single list
-// (kvm/constants.ts has no imports, so the client stays free of server code) rather than
-// named a second time.
-export {
-  KVM_EXIT_UNKNOWN, KVM_EXIT_IO, KVM_EXIT_HYPERCALL, KVM_EXIT_HLT, KVM_EXIT_MMIO,
-  KVM_EXIT_SHUTDOWN, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_SYSTEM_EVENT, KVM_EXIT_MEMORY_FAULT,
-  KVM_MEMORY_EXIT_FLAG_PRIVATE, KVM_MEMORY_ATTRIBUTE_PRIVATE, KVM_HC_MAP_GPA_RANGE,
-  KVM_MAP_GPA_RANGE_ENCRYPTED, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT,
-  KVM_SYSTEM_EVENT_SHUTDOWN, KVM_SYSTEM_EVENT_RESET, KVM_SYSTEM_EVENT_CRASH,
-  KVM_SYSTEM_EVENT_WAKEUP, KVM_SYSTEM_EVENT_SUSPEND, KVM_SYSTEM_EVENT_SEV_TERM,
-  KVM_SYSTEM_EVENT_TDX_FATAL, KVM_EINVAL, KVM_ENOSYS, PAGE_SIZE
-} from '../kvm/constants.js'
+// The KVM numbers and protocol names a client needs to read exits, from the wire contract.
+export * from '../../schemas/kvm.js'
+export { STREAM_PROTOCOL, STREAM_SUBPROTOCOL } from '../../schemas/protocol.js'
+export { ERROR_CODES } from '../../schemas/errors.js'
+export { memoryFaultOf, faultWantsPrivate, mapGpaRangeOf, readDataLength, wantsPrivate } from '../../schemas/exit-reading.js'

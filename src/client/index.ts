@@ -1,7 +1,7 @@
 // The faultline client: REST calls and the exit stream, usable without any server code.
 export { FaultlineClient, DEFAULT_URL } from './client.js'
 export type { FaultlineClientOptions } from './client.js'
-export { ExitStream, STREAM_PROTOCOL, STREAM_SUBPROTOCOL } from './stream.js'
+export { ExitStream } from './stream.js'
 export type {
   ExitStreamOptions, ExitStreamEvents, SubscribeOptions, GapEvent, ReconnectEvent, DisconnectEvent
 } from './stream.js'

@@ -15,16 +15,13 @@ import type { BackoffOptions } from './backoff.js'
 import { EventCursors } from './dedupe.js'
 import { TypedEmitter } from './emitter.js'
 import { FaultlineStreamError } from './errors.js'
+import { BEARER_SUBPROTOCOL_PREFIX, STREAM_PROTOCOL, STREAM_SUBPROTOCOL } from '../../schemas/protocol.js'
 import type {
   AckMessage, ClientMessage, DecidedMessage, DecisionAction, DecisionOptions, ErrorMessage,
   ExitFields, ExitMessage, HelloMessage, Role, ServerMessage, StateMessage, SubscribedMessage,
   RevokedMessage
 } from './types.js'
 
-/** The protocol version this client speaks (hello.protocol). */
-export const STREAM_PROTOCOL = 1
-/** The subprotocol that names the protocol, beside `bearer.<token>` for browsers. */
-export const STREAM_SUBPROTOCOL = 'faultline.v1'
 
 export interface ExitStreamOptions {
   /** The server's base URL, http(s)://host:port; the stream is at /v1/stream on it. */
@@ -203,7 +200,8 @@ export class ExitStream extends TypedEmitter<ExitStreamEvents> {
   }
 
   /**
-   * Every new exit of the subscribed VMs, in order, for `for await`. One reader at a time;
+   * Every new exit of the subscribed VMs that waits for a decision (`pending`), in order,
+   * for `for await`. One reader at a time;
    * exits that arrive before the loop starts are buffered. Leaving the loop early leaves
    * the stream running; the iterator ends on close() and throws if the stream fails.
    */
@@ -240,7 +238,7 @@ export class ExitStream extends TypedEmitter<ExitStreamEvents> {
   private connect (): void {
     const token = this.opts.token
     const subprotocol = this.opts.auth === 'subprotocol'
-    const protocols = subprotocol ? [STREAM_SUBPROTOCOL, ...(token !== undefined ? [`bearer.${token}`] : [])] : undefined
+    const protocols = subprotocol ? [STREAM_SUBPROTOCOL, ...(token !== undefined ? [BEARER_SUBPROTOCOL_PREFIX + token] : [])] : undefined
     const headers: Record<string, string> = {}
     if (!subprotocol && token !== undefined) headers.authorization = `Bearer ${token}`
     const ws = new WebSocket(httpToWs(this.opts.url), protocols, { headers })
@@ -410,7 +408,9 @@ export class ExitStream extends TypedEmitter<ExitStreamEvents> {
         break
       case 'exit':
         if (this.cursors.accept(msg)) {
-          this.queue.push(msg)
+          // A rule already decided it in the server: nobody is to answer it, so the
+          // deciding loop never sees it; listeners of 'exit' still do.
+          if (msg.pending) this.queue.push(msg)
           this.emit('exit', msg)
         }
         break

@@ -1,20 +1,33 @@
 // The contract's server→client event messages, built once per event. Only the JSON text is
 // kept: it goes to every subscriber as is, and REST parses an exit's back when asked.
-import type { ExitRecord } from '../kvm/types.js'
-import type { DecidedBy, DecisionAction, ExitMessage, VmState } from './types.js'
+import type { DecidedBy, DecisionAction, VmState } from '../../schemas/common.js'
+import type { ExitMessage } from '../../schemas/exit.js'
+import type { ExitRecord } from '../kvm/index.js'
 
-/** {"type":"exit","vm","exit","seq","vcpu","reason","exit_reason","run",...payload} */
-export function exitMessage (vm: string, seq: number, r: ExitRecord): ExitMessage {
-  const m: ExitMessage = {
-    type: 'exit', vm, exit: r.exit, seq, vcpu: r.vcpu, reason: r.reason, exit_reason: r.exit_reason, run: r.run
-  }
+/**
+ * {"type":"exit","vm","exit","seq","vcpu","reason","exit_reason","run",...payload,"pending"}.
+ * The core's record is assigned to the wire's type field by field, so the compiler checks
+ * that the two agree.
+ */
+export function exitMessage (vm: string, seq: number, r: ExitRecord, pending: boolean): ExitMessage {
   // Payloads named as in kvm_run; a stale memory_fault may ride beside another payload.
-  if (r.memory_fault !== undefined) m.memory_fault = r.memory_fault
-  if (r.hypercall !== undefined) m.hypercall = r.hypercall
-  if (r.io !== undefined) m.io = r.io
-  if (r.mmio !== undefined) m.mmio = r.mmio
-  if (r.system_event !== undefined) m.system_event = r.system_event
-  return m
+  // Absent payloads are undefined, which JSON.stringify leaves out, keeping the key order.
+  return {
+    type: 'exit',
+    vm,
+    exit: r.exit,
+    seq,
+    vcpu: r.vcpu,
+    reason: r.reason,
+    exit_reason: r.exit_reason,
+    run: r.run,
+    memory_fault: r.memory_fault,
+    hypercall: r.hypercall,
+    io: r.io,
+    mmio: r.mmio,
+    system_event: r.system_event,
+    pending
+  }
 }
 
 /** {"type":"decided","vm","exit","seq","action","by"} */

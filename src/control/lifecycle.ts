@@ -1,6 +1,6 @@
 // The VM lifecycle as a table, kept apart from the code that acts on it (Firecracker's
 // habit: one place says which actions each state allows).
-import type { VmAction, VmState } from './types.js'
+import type { VmAction, VmState } from '../../schemas/common.js'
 
 /**
  * For each action, the states it may start from. The state it leads to is fixed, except

@@ -1,30 +1,16 @@
 // A VM's decision policy: rules that decide matching exits without a round trip, and what
 // happens to an exit nobody decides in time.
-import {
-  KVM_EXIT_HYPERCALL, KVM_EXIT_MEMORY_FAULT, KVM_HC_MAP_GPA_RANGE, KVM_MAP_GPA_RANGE_ENCRYPTED,
-  KVM_MEMORY_EXIT_FLAG_PRIVATE
-} from '../kvm/constants.js'
-import type { Decision, ExitRecord } from '../kvm/types.js'
-import type { DecisionAction, Policy, PolicyRule } from './types.js'
+import { wantsPrivate } from '../../schemas/exit-reading.js'
+import type { Policy, PolicyInput, PolicyRule } from '../../schemas/vm.js'
+import type { ExitRecord } from '../kvm/index.js'
+import type { DecideInput } from './decisions.js'
 
-export function normalizePolicy (p: Partial<Policy> | undefined): Policy {
+export function normalizePolicy (p: PolicyInput | undefined): Policy {
   return {
     decision_timeout_ms: p?.decision_timeout_ms ?? null,
     on_timeout: p?.on_timeout ?? 'kill',
     rules: (p?.rules ?? []).map(r => ({ ...r }))
   }
-}
-
-/** Whether the exit asks for private memory; undefined when the question does not apply. */
-function wantsPrivate (e: ExitRecord): boolean | undefined {
-  // memory_fault.flags is valid only with ret -1 and exit_reason MEMORY_FAULT (kvm-abi.md 2).
-  if (e.exit_reason === KVM_EXIT_MEMORY_FAULT && e.run.ret === -1 && e.memory_fault !== undefined) {
-    return (e.memory_fault.flags & KVM_MEMORY_EXIT_FLAG_PRIVATE) !== 0
-  }
-  if (e.exit_reason === KVM_EXIT_HYPERCALL && e.hypercall?.nr === KVM_HC_MAP_GPA_RANGE) {
-    return ((e.hypercall.args[2] ?? 0) & KVM_MAP_GPA_RANGE_ENCRYPTED) !== 0
-  }
-  return undefined
 }
 
 export function ruleMatches (r: PolicyRule, e: ExitRecord): boolean {
@@ -40,14 +26,11 @@ export function firstMatch (p: Policy, e: ExitRecord): PolicyRule | undefined {
   return undefined
 }
 
-export function ruleDecision (r: PolicyRule): Decision {
-  return decisionOf(r.action, r.ret, r.data)
-}
-
-export function decisionOf (action: DecisionAction, ret?: number, data?: number[]): Decision {
-  if (action !== 'resume') return { action }
-  const d: Decision = { action }
-  if (ret !== undefined) d.ret = ret
-  if (data !== undefined) d.data = data
+/** The decision a rule makes: its action, and for resume its ret and data. */
+export function ruleDecision (r: PolicyRule): DecideInput {
+  if (r.action !== 'resume') return { action: r.action }
+  const d: DecideInput = { action: 'resume' }
+  if (r.ret !== undefined) d.ret = r.ret
+  if (r.data !== undefined) d.data = r.data
   return d
 }

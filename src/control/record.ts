@@ -1,10 +1,12 @@
 // A VM as control/ keeps it: plain data (what a store will persist) beside the core's Vm
 // and the live bookkeeping (timers, scheduler marks) that a restart rebuilds.
-import type { Vm } from '../kvm/index.js'
-import type { VmConfig } from '../kvm/types.js'
+import type { DecisionRecord } from '../../schemas/exit.js'
+import type { Policy } from '../../schemas/vm.js'
+import type { VmState } from '../../schemas/common.js'
+import type { Vm, VmConfig } from '../kvm/index.js'
 import type { EventJournal } from './journal.js'
 import type { ExitLog } from './exit-log.js'
-import type { ControlEvent, DecisionRecord, Policy, VmState } from './types.js'
+import type { ControlEvent } from './types.js'
 
 export interface ExitEntry {
   /**

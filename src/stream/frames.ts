@@ -1,27 +1,30 @@
 // Server → client frames that are not VM events (those come encoded from control/). Each
-// is built by JSON.stringify of an object with a fixed key order, so tests and docs can
-// compare them as text.
+// is built by JSON.stringify of an object of the contract's type (schemas/stream.ts) with
+// a fixed key order, so tests and docs can compare them as text.
+import type { Role } from '../../schemas/common.js'
+import type { ErrorCode } from '../../schemas/errors.js'
+import type { AckMessage, ErrorMessage, HelloMessage, MessageId, RevokedMessage, SubscribedMessage } from '../../schemas/stream.js'
+import { STREAM_PROTOCOL } from '../../schemas/protocol.js'
 import type { ControlEvent } from '../control/index.js'
-import type { MessageId } from './messages.js'
-import { STREAM_PROTOCOL } from './protocol.js'
 import { textFrame } from './wire.js'
 
-export type Role = 'controller' | 'observer'
+export type { Role }
 
 export function helloFrame (version: string): string {
-  return JSON.stringify({ type: 'hello', protocol: STREAM_PROTOCOL, server: `faultline/${version}` })
+  return JSON.stringify({ type: 'hello', protocol: STREAM_PROTOCOL, server: `faultline/${version}` } satisfies HelloMessage)
 }
 
 export function subscribedFrame (id: MessageId | undefined, vm: string, role: Role, seq: number): string {
-  return JSON.stringify(id === undefined ? { type: 'subscribed', vm, role, seq } : { type: 'subscribed', id, vm, role, seq })
+  const m: SubscribedMessage = id === undefined ? { type: 'subscribed', vm, role, seq } : { type: 'subscribed', id, vm, role, seq }
+  return JSON.stringify(m)
 }
 
 export function ackFrame (id: MessageId, fields: Record<string, unknown>): string {
-  return JSON.stringify({ type: 'ack', id, ...fields })
+  return JSON.stringify({ type: 'ack', id, ...fields } satisfies AckMessage)
 }
 
 export function revokedFrame (vm: string): string {
-  return JSON.stringify({ type: 'revoked', vm })
+  return JSON.stringify({ type: 'revoked', vm } satisfies RevokedMessage)
 }
 
 export interface ErrorFields {
@@ -30,11 +33,8 @@ export interface ErrorFields {
   exit?: number | undefined
 }
 
-export function errorFrame (code: string, message: string, f: ErrorFields = {}): string {
-  const m: Record<string, unknown> = { type: 'error' }
-  if (f.id !== undefined) m.id = f.id
-  m.code = code
-  m.message = message
+export function errorFrame (code: ErrorCode, message: string, f: ErrorFields = {}): string {
+  const m: ErrorMessage = f.id !== undefined ? { type: 'error', id: f.id, code, message } : { type: 'error', code, message }
   if (f.vm !== undefined) m.vm = f.vm
   if (f.exit !== undefined) m.exit = f.exit
   return JSON.stringify(m)

@@ -7,7 +7,8 @@ import { DecisionMessage, MessageId as MessageIdSchema, SubscribeMessage, Unsubs
 import type { ClientMessage } from '../../schemas/stream.js'
 
 export type { ClientMessage, DecisionMessage, SubscribeMessage, UnsubscribeMessage } from '../../schemas/stream.js'
-export type MessageId = string | number
+export type { MessageId } from '../../schemas/stream.js'
+import type { MessageId } from '../../schemas/stream.js'
 
 const validators = {
   subscribe: Compile(SubscribeMessage),

@@ -5,9 +5,7 @@
 // default). An upgrade that offers protocols but not `faultline.v1` is refused (400) before
 // any socket opens (routes/stream.ts).
 
-export const STREAM_SUBPROTOCOL = 'faultline.v1'
-/** The stream protocol version `hello` announces. */
-export const STREAM_PROTOCOL = 1
+import { STREAM_SUBPROTOCOL } from '../../schemas/protocol.js'
 
 /** ws `handleProtocols`: the protocol to accept, or false for none. */
 export function selectProtocol (offered: Set<string>): string | false {

@@ -8,30 +8,25 @@
 // at most once even when two subscriptions ("*" and the VM itself) both carry it.
 //
 // Flow control: sends never wait. A socket whose unsent bytes pass the limit is closed
-// with 1013 and detached at once, so a slow reader costs at most its buffer.
-//
-// Writes: a socket that controls a VM gets every frame at once (corked until the end of the
-// current tick, so a burst is one syscall). A socket that only observes gets its frames in
-// batches every observerFlushMs: one write per socket per batch instead of one per event,
-// so a hundred observers cost the controller's round trip little.
+// with 1013 and detached at once, so a slow reader costs at most its buffer. How frames
+// are written (straight to TCP, batched for observers, or through ws) is outbox.ts's.
+import type { ErrorCode } from '../../schemas/errors.js'
 import type { Control, ControlEvent, EventFilter } from '../control/index.js'
 import type { Principal } from '../auth/index.js'
 import { canControl } from '../auth/index.js'
-import { streamCode } from '../errors.js'
+import { errorCode } from '../errors.js'
 import type { ControllerRegistry } from './controllers.js'
-import { ackFrame, errorFrame, eventBytes, eventFrame, helloFrame, revokedFrame, subscribedFrame } from './frames.js'
+import { ackFrame, errorFrame, helloFrame, revokedFrame, subscribedFrame } from './frames.js'
 import type { ErrorFields, Role } from './frames.js'
 import { parseClientMessage } from './messages.js'
 import type { DecisionMessage, SubscribeMessage, UnsubscribeMessage } from './messages.js'
 import type { StreamOptions } from './options.js'
-import { textFrame } from './wire.js'
+import { createOutbox } from './outbox.js'
+import type { Outbox, OutboxSocket } from './outbox.js'
 import type { RawTransport } from './wire.js'
 
 /** The part of a ws WebSocket a session uses (a fake in unit tests). */
-export interface StreamSocket {
-  readonly readyState: number
-  readonly bufferedAmount: number
-  send (data: Buffer | string, options: { binary: boolean }): void
+export interface StreamSocket extends OutboxSocket {
   close (code: number, reason: string): void
   terminate (): void
   ping (): void
@@ -66,7 +61,6 @@ export const CLOSE = {
 } as const
 
 const OPEN = 1
-const TEXT = { binary: false } as const
 const ALL_VMS = '*'
 
 interface Subscription {
@@ -83,19 +77,24 @@ export class Session {
   private readonly sent = new Map<string, number>()
   /** How many of the subscriptions are controller roles. */
   private controls = 0
-  /** Frames of an observing socket waiting for the next batch. */
-  private pending: Buffer[] = []
-  private pendingBytes = 0
-  private flushQueued = false
-  private corked = false
+  private readonly outbox: Outbox
 
   /** `raw`: the socket under `socket`, when frames may be written to it directly (wire.ts). */
   constructor (
     private readonly socket: StreamSocket,
     readonly principal: Principal,
     private readonly ctx: SessionContext,
-    private readonly raw?: RawTransport
-  ) {}
+    raw?: RawTransport
+  ) {
+    const scheduleFlush = ctx.scheduleFlush
+    this.outbox = createOutbox(socket, {
+      maxBufferedBytes: ctx.options.maxBufferedBytes,
+      observerFlushMs: ctx.options.observerFlushMs,
+      observing: () => this.controls === 0,
+      scheduleFlush: scheduleFlush === undefined ? undefined : () => { scheduleFlush(this) },
+      onOverflow: (buffered) => { this.tooSlow(buffered) }
+    }, raw)
+  }
 
   /** Sends `hello`: the first frame on every socket. */
   start (): void {
@@ -152,26 +151,12 @@ export class Session {
   }
 
   /** Writes the frames batched for an observing socket. */
-  flush (): void {
-    const frames = this.takeBatch()
-    if (frames !== undefined) this.writeBatch(frames.length === 1 ? frames[0] as Buffer : Buffer.concat(frames))
-  }
+  flush (): void { if (!this.detached) this.outbox.flush() }
 
   /** The batched frames, handed over (the hub may write one concatenation to many sockets). */
-  takeBatch (): Buffer[] | undefined {
-    this.flushQueued = false
-    if (this.pending.length === 0) return undefined
-    const frames = this.pending
-    this.pending = []
-    this.pendingBytes = 0
-    return frames
-  }
+  takeBatch (): Buffer[] | undefined { return this.outbox.takeBatch() }
 
-  writeBatch (batch: Buffer): void {
-    if (!this.writable) return
-    this.raw?.write(batch)
-    this.checkBuffer()
-  }
+  writeBatch (batch: Buffer): void { if (!this.detached) this.outbox.writeBatch(batch) }
 
   /** Another socket took this VM over: this one is told and stops receiving it. */
   revoke (vm: string): void {
@@ -206,7 +191,7 @@ export class Session {
       if (m.since !== undefined) replay = control.replay(this.principal, vm, m.since)
       if (role === 'controller') pending = control.pendingExitEvents(this.principal, vm)
     } catch (err) {
-      this.error(streamCode(err), (err as Error).message, f)
+      this.error(errorCode(err), (err as Error).message, f)
       return
     }
     if (role === 'controller') {
@@ -273,7 +258,7 @@ export class Session {
       // Publishes `decided` to every subscriber (this socket too) before it returns.
       control.apply(this.principal, vm, exit, input, 'controller')
     } catch (err) {
-      this.error(streamCode(err), (err as Error).message, f)
+      this.error(errorCode(err), (err as Error).message, f)
       return
     }
     if (id !== undefined) this.write(ackFrame(id, { vm, exit, action: m.action }))
@@ -307,70 +292,25 @@ export class Session {
     this.subs.clear()
     this.sent.clear()
     this.controls = 0
-    this.pending = []
-    this.pendingBytes = 0
+    this.outbox.clear()
     this.ctx.onDetach?.(this)
   }
 
-  private error (code: string, message: string, f: ErrorFields): void {
+  private error (code: ErrorCode, message: string, f: ErrorFields): void {
     this.write(errorFrame(code, message, f))
   }
 
   private write (text: string): void {
-    const payload = Buffer.from(text, 'utf8')
-    if (this.raw === undefined) this.sendPayload(payload)
-    else this.sendFrame(textFrame(payload), true)
+    if (!this.detached) this.outbox.reply(text)
   }
 
   private sendEvent (e: ControlEvent): void {
-    if (this.raw === undefined) this.sendPayload(eventBytes(e))
-    else this.sendFrame(eventFrame(e), false)
+    if (!this.detached) this.outbox.event(e)
   }
 
-  private get writable (): boolean {
-    return !this.detached && this.socket.readyState === OPEN
-  }
-
-  /** Through ws (an extension was negotiated, or a test's fake socket). */
-  private sendPayload (payload: Buffer): void {
-    if (!this.writable) return
-    this.socket.send(payload, TEXT)
-    this.checkBuffer()
-  }
-
-  /**
-   * A whole frame straight to the socket: an event to an observing socket waits for the
-   * next batch; a controller's events and every reply (`urgent`) go now, after the batch.
-   */
-  private sendFrame (frame: Buffer, urgent: boolean): void {
-    if (!this.writable) return
-    const raw = this.raw as RawTransport
-    if (!urgent && this.controls === 0 && this.ctx.options.observerFlushMs > 0 && this.ctx.scheduleFlush !== undefined) {
-      this.pending.push(frame)
-      this.pendingBytes += frame.length
-      if (!this.flushQueued) { this.flushQueued = true; this.ctx.scheduleFlush(this) }
-      // The socket's own buffer is checked when the batch is written; this is the hot path.
-      if (this.pendingBytes > this.ctx.options.maxBufferedBytes) this.checkBuffer()
-      return
-    }
-    // What was batched goes first, so the socket's order never changes.
-    if (this.pending.length > 0) this.flush()
-    if (!this.corked) { this.corked = true; raw.cork(); process.nextTick(this.uncork) }
-    raw.write(frame)
-    this.checkBuffer()
-  }
-
-  private readonly uncork = (): void => {
-    this.corked = false
-    this.raw?.uncork()
-  }
-
-  private checkBuffer (): void {
-    const buffered = this.pendingBytes + this.socket.bufferedAmount
-    if (buffered <= this.ctx.options.maxBufferedBytes) return
-    // Too far behind: stop feeding it now; the close frame queues behind what it has.
-    this.pending = []
-    this.pendingBytes = 0
+  /** Too far behind: stop feeding it now; the close frame queues behind what it has. */
+  private tooSlow (buffered: number): void {
+    this.outbox.clear()
     this.ctx.onSlow?.(this)
     this.ctx.logger?.warn({ principal: this.principal.id, buffered, limit: this.ctx.options.maxBufferedBytes }, 'stream client too slow, closing with 1013')
     this.end(CLOSE.TRY_AGAIN_LATER, 'too slow: resubscribe with since')

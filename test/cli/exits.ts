@@ -1,7 +1,7 @@
 // One exit of every kind, as the stream sends them, for the policy and format tests.
 import type { ExitMessage } from '../../src/client/types.js'
 
-const base = { type: 'exit' as const, vm: 'vm1', seq: 1, vcpu: 0 }
+const base = { type: 'exit' as const, vm: 'vm1', seq: 1, vcpu: 0, pending: true }
 
 export const EXITS = {
   faultPrivate: { ...base, exit: 1, reason: 'KVM_EXIT_MEMORY_FAULT', exit_reason: 39, run: { ret: -1, errno: 'EFAULT' }, memory_fault: { flags: 8, gpa: 0x1000, size: 4096 } },

@@ -57,8 +57,10 @@ void t.test('tables, VM views, bytes and journal lines', async (t) => {
   const vm: VmInfo = {
     id: 'vm_1', name: null, type: 'tdx', state: 'running', vcpus: 2,
     memslots: [{ slot: 0, gpa: 0, size: 2 ** 31, guest_memfd: true }],
-    policy: { rules: [{ reason: 'KVM_EXIT_IO', action: 'resume' }], decision_timeout_ms: 500 },
-    counters: { exits: 3 }
+    state_reason: 'start', initial_attributes: 'private', seed: 1, preset: null, program_length: 0, seq: 3,
+    created_at: '2026-01-01T00:00:00.000Z',
+    policy: { rules: [{ reason: 'KVM_EXIT_IO', action: 'resume' }], decision_timeout_ms: 500, on_timeout: 'kill' },
+    counters: { exits: 3, pending: 0, decisions: 0, by_rule: 0, by_timeout: 0, accesses: 0, hypercall_errors: 0, machine_checks: 0, interrupts: 0 }
   }
   t.equal(formatVmList([]), 'no VMs')
   t.equal(formatVmList([vm]), 'ID    NAME  TYPE  STATE    VCPUS\nvm_1  -     tdx   running  2')
@@ -66,13 +68,13 @@ void t.test('tables, VM views, bytes and journal lines', async (t) => {
     'id        vm_1', 'name      -', 'type      tdx', 'state     running', 'vcpus     2',
     'memslot   0: 0x0..0x80000000 (2 GiB) guest_memfd',
     'policy    1 rule, decision timeout 500 ms',
-    'counters  exits=3'
+    'counters  exits=3 pending=0 decisions=0 by_rule=0 by_timeout=0 accesses=0 hypercall_errors=0 machine_checks=0 interrupts=0'
   ].join('\n'))
-  t.match(formatVm({ ...vm, policy: {}, counters: {}, memslots: [] }), /policy {4}0 rules, decision timeout none$/)
+  t.match(formatVm({ ...vm, policy: { decision_timeout_ms: null, on_timeout: 'kill', rules: [] }, memslots: [] }), /policy {4}0 rules, decision timeout none\n/)
   t.same([0, 4096, 1536, 3 * 2 ** 30].map(formatBytes), ['0 B', '4 KiB', '1536 B', '3 GiB'])
   t.equal(shortReason('KVM_EXIT_MEMORY_FAULT'), 'MEMORY_FAULT')
   t.equal(formatJournalLine({ ...EXITS.hlt, decision: null }), '#12 seq 1 vcpu 0 KVM_EXIT_HLT -> pending')
-  t.equal(formatJournalLine({ ...EXITS.hlt, decision: { action: 'resume', by: 'rest' } }), '#12 seq 1 vcpu 0 KVM_EXIT_HLT -> resume by rest')
+  t.equal(formatJournalLine({ ...EXITS.hlt, decision: { action: 'resume', by: 'rest', seq: 2 } }), '#12 seq 1 vcpu 0 KVM_EXIT_HLT -> resume by rest')
 })
 
 void t.test('the tally counts exits by reason, decisions by action and by reason, and the last state', async (t) => {

@@ -13,7 +13,7 @@ const TOKEN = 'tok-123'
 
 const exitMsg = (vm: string, exit: number, seq: number): ExitMessage => ({
   type: 'exit', vm, exit, seq, vcpu: 0, reason: 'KVM_EXIT_MEMORY_FAULT', exit_reason: 39,
-  run: { ret: -1, errno: 'EFAULT' }, memory_fault: { flags: 8, gpa: 0x1000 * exit, size: 4096 }
+  run: { ret: -1, errno: 'EFAULT' }, memory_fault: { flags: 8, gpa: 0x1000 * exit, size: 4096 }, pending: true
 })
 
 /** A fake server and a stream on it, both closed when the test ends. */

@@ -22,8 +22,8 @@ void t.test('a decision applies exactly once; the second gets EXIT_NOT_PENDING',
   const { c, id, events } = await withPendingIo(t)
   const view = c.decide(opA, id, 1, { action: 'resume' }, 'rest')
   t.match(view, { exit: 1, reason: 'KVM_EXIT_IO', decision: { action: 'resume', by: 'rest' } })
-  t.throws(() => c.decide(opA, id, 1, { action: 'resume' }, 'controller'), { code: 'FAULTLINE_EXIT_NOT_PENDING', statusCode: 409 })
-  t.throws(() => c.decide(opA, id, 99, { action: 'kill' }, 'controller'), { code: 'FAULTLINE_EXIT_NOT_PENDING' })
+  t.throws(() => c.decide(opA, id, 1, { action: 'resume' }, 'controller'), { code: 'EXIT_NOT_PENDING' })
+  t.throws(() => c.decide(opA, id, 99, { action: 'kill' }, 'controller'), { code: 'EXIT_NOT_PENDING' })
   t.equal(parsed(events).filter(m => m.type === 'decided').length, 1)
   await settle()
   t.equal(c.getVm(opA, id).state, 'stopped', 'after the resume the program ends and the VM stops')
@@ -31,7 +31,7 @@ void t.test('a decision applies exactly once; the second gets EXIT_NOT_PENDING',
 
 void t.test('a refused decision leaves the exit pending', async t => {
   const { c, id } = await withPendingIo(t)
-  t.throws(() => c.decide(opA, id, 1, { action: 'convert' }, 'rest'), { code: 'FAULTLINE_INVALID_ACTION' })
+  t.throws(() => c.decide(opA, id, 1, { action: 'convert' }, 'rest'), { code: 'INVALID_ACTION' })
   t.equal(c.exits(opA, id, { pending: true }).items.length, 1)
   t.equal(c.pendingExitEvents(opA, id).length, 1)
 })
@@ -53,7 +53,7 @@ void t.test('killing or deleting a VM closes its pending exits with decided kill
   t.same(decided.map(m => [m.action, m.by]), [['kill', 'rest'], ['kill', 'rest']])
   t.match(parsed(events).at(-1), { type: 'state', state: 'killed', reason: 'deleted' })
   t.notOk(c.vmExists(opA, id))
-  t.throws(() => c.getVm(opA, id), { code: 'FAULTLINE_VM_NOT_FOUND' })
+  t.throws(() => c.getVm(opA, id), { code: 'VM_NOT_FOUND' })
 })
 
 void t.test('events carry consecutive seqs and reach every listener as the same frame string', async t => {
@@ -84,9 +84,9 @@ void t.test('events carry consecutive seqs and reach every listener as the same 
   t.equal(all.length, 4, 'unsubscribed')
   t.same(JSON.parse(one[1]?.frame ?? ''), {
     type: 'exit', vm: id, exit: 1, seq: 3, vcpu: 0, reason: 'KVM_EXIT_IO', exit_reason: 2, run: { ret: 0 },
-    io: { direction: 1, size: 1, port: 0x80, count: 1, data: [7] }
+    io: { direction: 1, size: 1, port: 0x80, count: 1, data: [7] }, pending: true
   })
-  t.equal(Object.keys(JSON.parse(one[1]?.frame ?? '{}') as object).join(','), 'type,vm,exit,seq,vcpu,reason,exit_reason,run,io', 'contract order')
+  t.equal(Object.keys(JSON.parse(one[1]?.frame ?? '{}') as object).join(','), 'type,vm,exit,seq,vcpu,reason,exit_reason,run,io,pending', 'contract order')
   t.same(JSON.parse(one[2]?.frame ?? ''), { type: 'decided', vm: id, exit: 1, seq: 4, action: 'resume', by: 'rest' })
   t.same(JSON.parse(one[3]?.frame ?? ''), { type: 'state', vm: id, seq: 5, state: 'stopped', reason: 'halted' })
   t.equal(c.currentSeq(opA, id), 6)
@@ -147,13 +147,13 @@ void t.test('observers read but change nothing; other tenants see nothing', asyn
   const { c, id } = await withPendingIo(t)
   t.equal(c.getVm(obsA, id).id, id)
   t.equal(c.getVm(admin, id).id, id, 'admin sees every tenant')
-  t.throws(() => c.decide(obsA, id, 1, { action: 'resume' }, 'rest'), { code: 'FAULTLINE_FORBIDDEN', statusCode: 403 })
-  t.throws(() => c.act(obsA, id, 'kill'), { code: 'FAULTLINE_FORBIDDEN' })
-  t.throws(() => c.createVm(obsA, vmBody()), { code: 'FAULTLINE_FORBIDDEN' })
+  t.throws(() => c.decide(obsA, id, 1, { action: 'resume' }, 'rest'), { code: 'FORBIDDEN' })
+  t.throws(() => c.act(obsA, id, 'kill'), { code: 'FORBIDDEN' })
+  t.throws(() => c.createVm(obsA, vmBody()), { code: 'FORBIDDEN' })
   for (const fn of [
     () => c.getVm(opB, id), () => c.decide(opB, id, 1, { action: 'kill' }, 'rest'), () => c.act(opB, id, 'kill'),
     () => c.replay(opB, id, 0), () => c.pendingExitEvents(opB, id), () => c.currentSeq(opB, id), () => c.deleteVm(opB, id)
-  ]) t.throws(fn, { code: 'FAULTLINE_VM_NOT_FOUND', statusCode: 404 })
+  ]) t.throws(fn, { code: 'VM_NOT_FOUND' })
   t.notOk(c.vmExists(opB, id))
   t.equal(c.getVm(opA, id).state, 'running')
 })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { ExitLog } from '../../src/control/exit-log.js'
 import type { ExitEntry } from '../../src/control/record.js'
-import type { DecisionRecord } from '../../src/control/types.js'
+import type { DecisionRecord } from '../../schemas/exit.js'
 
 const DECIDED: DecisionRecord = { action: 'resume', by: 'rule', seq: 0 }
 const entry = (id: number): ExitEntry => ({ event: { vm: 'v', tenant: 't', seq: id, type: 'exit', exit: id, frame: '{}' }, decision: null })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { firstMatch, normalizePolicy, ruleMatches, decisionOf } from '../../src/control/policy.js'
+import { firstMatch, normalizePolicy, ruleMatches, ruleDecision } from '../../src/control/policy.js'
 import { EventBus } from '../../src/control/bus.js'
 import type { ExitRecord } from '../../src/kvm/index.js'
 import type { ControlEvent } from '../../src/control/index.js'
@@ -22,8 +22,8 @@ void t.test('rules match reason, then errno and the direction asked', async t =>
   t.match(firstMatch(p, io), { ret: 5 })
   t.equal(firstMatch(normalizePolicy(undefined), io), undefined)
   t.same(normalizePolicy(undefined), { decision_timeout_ms: null, on_timeout: 'kill', rules: [] })
-  t.same(decisionOf('resume', 3, [1]), { action: 'resume', ret: 3, data: [1] })
-  t.same(decisionOf('convert', 3), { action: 'convert' })
+  t.same(ruleDecision({ reason: 'KVM_EXIT_IO', action: 'resume', ret: 3, data: [1] }), { action: 'resume', ret: 3, data: [1] })
+  t.same(ruleDecision({ reason: 'KVM_EXIT_IO', action: 'convert', ret: 3 }), { action: 'convert' }, 'ret means nothing to convert')
 })
 
 void t.test('the bus delivers by vm, tenant and all, and unsubscribes cleanly', async t => {

@@ -37,9 +37,9 @@ void t.test('an observer that stops reading is closed with 1013 while the contro
   await rest.act(flood, 'start')
 
   const t0 = Date.now()
-  await until(() => stats(app.control).slowClosed >= 1, 'the slow observer to be closed', 15_000)
+  await until(() => stats(app).slowClosed >= 1, 'the slow observer to be closed', 15_000)
   t.comment(`closed after ${Date.now() - t0} ms`)
-  t.equal(stats(app.control).sockets, 1, 'its session is gone at once; the controller\'s remains')
+  t.equal(stats(app).sockets, 1, 'its session is gone at once; the controller\'s remains')
 
   // Everything else goes on after the close.
   const d0 = decided

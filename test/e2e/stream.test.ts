@@ -5,7 +5,6 @@ import WebSocket from 'ws'
 import type { AppSettings } from '../../src/app-types.js'
 import type { StreamOptions } from '../../src/stream/options.js'
 import { loadConfig } from '../../src/config.js'
-import { streamHub } from '../../routes/stream.js'
 import { build, FakeClock, TOKENS } from '../helper.js'
 import { Rest } from '../stream/rest.js'
 import { listen, stats, until, WsClient } from '../stream/ws-client.js'
@@ -21,7 +20,7 @@ void t.test('an upgrade without a valid token is refused with 401 before any soc
   await t.rejects(WsClient.open(url, null), /upgrade refused: 401/)
   await t.rejects(WsClient.open(url, 'not-a-known-token-xxxxxxxx'), /upgrade refused: 401/)
   await t.rejects(WsClient.open(url, null, { protocols: ['faultline.v1', 'bearer.not-a-known-token-xx'] }), /upgrade refused: 401/)
-  t.equal(stats(app.control).sockets, 0, 'no session was opened')
+  t.equal(stats(app).sockets, 0, 'no session was opened')
 })
 
 void t.test('refused upgrades (no token, an unknown one, over the rate limit) leave no socket open: app.close() completes', async t => {
@@ -57,14 +56,14 @@ void t.test('an upgrade offering subprotocols without faultline.v1 is refused wi
   t.equal(r.json().code, 'FAULTLINE_VALIDATION')
   t.match(r.json().message, /faultline\.v1/)
   t.notMatch(r.body, TOKENS.operatorA, 'the token is not echoed')
-  t.equal(stats(app.control).sockets, 0, 'no session was opened')
+  t.equal(stats(app).sockets, 0, 'no session was opened')
 })
 
 void t.test('the stream takes its limits and timers from the configuration', async t => {
   const { stream } = loadConfig({ FAULTLINE_WS_MAX_SUBSCRIPTIONS: '1', FAULTLINE_WS_OBSERVER_FLUSH_MS: '0' })
   const app = await build(t, { settings: { stream } })
   const url = await listen(app)
-  t.match(streamHub(app.control)?.options, { maxSubscriptions: 1, observerFlushMs: 0, heartbeatMs: 30_000, version: '0.0.0-test' })
+  t.match(app.streamHub.options, { maxSubscriptions: 1, observerFlushMs: 0, heartbeatMs: 30_000, version: '0.0.0-test' })
   const rest = new Rest(app, TOKENS.operatorA)
   const [a, b] = [await rest.createVm(), await rest.createVm()]
   const c = await WsClient.open(url, TOKENS.operatorA)
@@ -119,7 +118,7 @@ void t.test('a controller that disconnects mid-exit loses nothing: the next cont
   t.equal(exit.exit, 1)
   // Gone without deciding, and without a close handshake.
   first.ws.terminate()
-  await until(() => stats(app.control).controllers === 0, 'the role to be released')
+  await until(() => stats(app).controllers === 0, 'the role to be released')
 
   const next = await WsClient.open(url, TOKENS.operatorA)
   const observer = await WsClient.open(url, TOKENS.observerA)
@@ -333,8 +332,8 @@ void t.test('a controller that stops answering pings is terminated and its role 
   answering = false
   const closed = await dead.closed()
   t.equal(closed.code, 1006, 'terminated, no close handshake')
-  t.ok(stats(app.control).deadTerminated >= 1)
-  t.equal(stats(app.control).controllers, 0, 'its controller role is gone')
+  t.ok(stats(app).deadTerminated >= 1)
+  t.equal(stats(app).controllers, 0, 'its controller role is gone')
   const ctl = await WsClient.open(url, TOKENS.operatorA)
   t.equal((await ctl.request({ type: 'subscribe', vm, role: 'controller' })).type, 'subscribed', 'a new controller needs no takeover')
   t.equal((await ctl.next(m => m.type === 'exit')).exit, 1, 'and gets the pending exit')
@@ -443,7 +442,7 @@ void t.test('the server closes every socket when it shuts down', async t => {
   await c.request({ type: 'subscribe', vm: '*', role: 'observer' })
   await app.close()
   t.same(await c.closed(), { code: 1001, reason: 'server shutting down' }, 'going away')
-  t.equal(stats(app.control).sockets, 0, 'no session left')
+  t.equal(stats(app).sockets, 0, 'no session left')
 })
 
 void t.test('a socket that dies never leaves a session behind', async t => {
@@ -451,8 +450,8 @@ void t.test('a socket that dies never leaves a session behind', async t => {
   const url = await listen(app)
   const ws = new WebSocket(url, { headers: { authorization: `Bearer ${TOKENS.operatorA}` } })
   await new Promise(resolve => ws.once('message', resolve))
-  t.equal(stats(app.control).sockets, 1)
+  t.equal(stats(app).sockets, 1)
   ws.terminate()
-  await until(() => stats(app.control).sockets === 0, 'the session to go')
+  await until(() => stats(app).sockets === 0, 'the session to go')
   t.pass()
 })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
-import { loggerOptions } from '../../src/app.js'
+import { loggerOptions } from '../../src/logger.js'
 import { build, bearer, TOKENS } from '../helper.js'
 import { Rest } from '../stream/rest.js'
 import { listen, WsClient } from '../stream/ws-client.js'

@@ -26,8 +26,8 @@ void t.test('an upgrade may offer no subprotocol, or must offer faultline.v1 amo
 
 void t.test('frames: fixed key order; an event is encoded once for every subscriber', async t => {
   t.equal(subscribedFrame(undefined, 'v', 'observer', 3), '{"type":"subscribed","vm":"v","role":"observer","seq":3}')
-  t.equal(errorFrame('X', 'm', { id: 1, vm: 'v', exit: 2 }), '{"type":"error","id":1,"code":"X","message":"m","vm":"v","exit":2}')
-  t.equal(errorFrame('X', 'm'), '{"type":"error","code":"X","message":"m"}')
+  t.equal(errorFrame('CONFLICT', 'm', { id: 1, vm: 'v', exit: 2 }), '{"type":"error","id":1,"code":"CONFLICT","message":"m","vm":"v","exit":2}')
+  t.equal(errorFrame('CONFLICT', 'm'), '{"type":"error","code":"CONFLICT","message":"m"}')
   const e: ControlEvent = { vm: 'v', tenant: 't', seq: 1, type: 'state', frame: '{"type":"state"}' }
   const b = eventBytes(e)
   t.equal(eventBytes(e), b, 'the same Buffer')

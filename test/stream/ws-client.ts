@@ -3,9 +3,8 @@
 import WebSocket from 'ws'
 import type { ClientOptions } from 'ws'
 import type { FastifyInstance } from 'fastify'
-import type { Control } from '../../src/control/index.js'
-import { streamHub } from '../../routes/stream.js'
 import type { StreamStats } from '../../src/stream/hub.js'
+import { frameViolation } from '../contract-check.js'
 
 export type Msg = Record<string, unknown> & { type: string }
 
@@ -27,10 +26,15 @@ export class WsClient {
   private readonly claimed = new Set<number>()
   private waiters: (() => void)[] = []
   closeInfo: { code: number, reason: string } | undefined
+  /** Frames that broke the stream's message schemas (checked on every frame). */
+  readonly violations: string[] = []
 
   private constructor (readonly ws: WebSocket) {
     ws.on('message', (data, binary) => {
-      this.frames.push(binary ? { type: '<binary>' } : JSON.parse(data.toString()) as Msg)
+      const frame = binary ? { type: '<binary>' } : JSON.parse(data.toString()) as Msg
+      const bad = frameViolation(frame)
+      if (bad !== undefined) this.violations.push(bad)
+      this.frames.push(frame)
       this.wake()
     })
     ws.on('close', (code, reason) => { this.closeInfo = { code, reason: reason.toString() }; this.wake() })
@@ -60,6 +64,7 @@ export class WsClient {
   async next (match: (m: Msg) => boolean, ms = WAIT_MS): Promise<Msg> {
     const deadline = Date.now() + ms
     for (;;) {
+      if (this.violations.length > 0) throw new Error(`the server sent frames outside the contract: ${this.violations.join(' | ')}`)
       for (let i = 0; i < this.frames.length; i++) {
         const m = this.frames[i] as Msg
         if (!this.claimed.has(i) && match(m)) { this.claimed.add(i); return m }
@@ -114,10 +119,8 @@ export class WsClient {
   }
 }
 
-export function stats (control: Control): StreamStats {
-  const hub = streamHub(control)
-  if (hub === undefined) throw new Error('no stream hub for this control')
-  return hub.stats()
+export function stats (app: FastifyInstance): StreamStats {
+  return app.streamHub.stats()
 }
 
 /** Polls `cond` until it holds, at most `ms`. */

@@ -1,0 +1,65 @@
+// Every VM record, and tenancy: a VM belongs to the tenant that made it, and to any other
+// tenant it does not exist (404, never 403). List cursors are opaque to tenants.
+import { randomBytes } from 'node:crypto'
+import type { Principal } from '../auth/types.js'
+import { FaultlineError } from '../errors.js'
+import type { VmRecord } from './record.js'
+
+export class VmRegistry {
+  private readonly byId = new Map<string, VmRecord>()
+  private ord = 0
+
+  /** The record, if the principal may see it; VM_NOT_FOUND otherwise. */
+  find (principal: Principal, id: string): VmRecord {
+    const rec = this.byId.get(id)
+    if (rec === undefined || !visible(principal, rec)) throw new FaultlineError('VM_NOT_FOUND', `no VM ${id}`)
+    return rec
+  }
+
+  exists (principal: Principal, id: string): boolean {
+    const rec = this.byId.get(id)
+    return rec !== undefined && visible(principal, rec)
+  }
+
+  /** Whether this exact record is still registered (a deleted VM's timers check it). */
+  holds (rec: VmRecord): boolean {
+    return this.byId.get(rec.id) === rec
+  }
+
+  /** How many VMs the tenant has, and whether one of them already has `name`. */
+  tenantUsage (tenant: string, name: string | undefined): { count: number, nameTaken: boolean } {
+    let count = 0
+    let nameTaken = false
+    for (const r of this.byId.values()) {
+      if (r.tenant !== tenant) continue
+      count++
+      if (name !== undefined && r.name === name) nameTaken = true
+    }
+    return { count, nameTaken }
+  }
+
+  /** A fresh id and creation number for a record about to be added. */
+  allocate (): { id: string, ord: number } {
+    return { id: 'vm_' + randomBytes(9).toString('base64url'), ord: ++this.ord }
+  }
+
+  add (rec: VmRecord): void { this.byId.set(rec.id, rec) }
+  remove (rec: VmRecord): void { this.byId.delete(rec.id) }
+  values (): IterableIterator<VmRecord> { return this.byId.values() }
+
+  /** The principal's VMs, oldest first, after the creation number `after`. */
+  list (principal: Principal, after: number, limit: number): { items: VmRecord[], last: number | null } {
+    const items: VmRecord[] = []
+    let last: number | null = null
+    for (const rec of this.byId.values()) {
+      if (rec.ord <= after || !visible(principal, rec)) continue
+      if (items.length === limit) { last = items[items.length - 1]?.ord ?? after; break }
+      items.push(rec)
+    }
+    return { items, last }
+  }
+}
+
+export function visible (p: Principal, rec: VmRecord): boolean {
+  return p.role === 'admin' || p.tenant === rec.tenant
+}

@@ -1,0 +1,55 @@
+// What REST answers about VMs and exits, built from control/'s records in the contract's
+// shapes (schemas/).
+import type { ExitView } from '../../schemas/exit.js'
+import type { VmCounters, VmView } from '../../schemas/vm.js'
+import type { ExitEntry, VmRecord } from './record.js'
+
+export function vmView (rec: VmRecord): VmView {
+  const c: VmCounters = {
+    exits: rec.counters.exits,
+    pending: rec.pending.size,
+    decisions: rec.counters.decisions,
+    by_rule: rec.counters.by_rule,
+    by_timeout: rec.counters.by_timeout,
+    accesses: 0,
+    hypercall_errors: 0,
+    machine_checks: 0,
+    interrupts: 0
+  }
+  for (const v of rec.vm.vcpus()) {
+    c.accesses += v.counters.accesses
+    c.hypercall_errors += v.counters.hypercall_errors
+    c.machine_checks += v.counters.machine_checks
+    c.interrupts += v.counters.interrupts
+  }
+  const v: VmView = {
+    id: rec.id,
+    name: rec.name,
+    type: rec.config.type,
+    state: rec.state,
+    state_reason: rec.state_reason,
+    vcpus: rec.config.vcpus,
+    memslots: rec.config.memslots,
+    initial_attributes: rec.config.initial_attributes,
+    seed: rec.config.seed,
+    preset: rec.preset,
+    program_length: rec.config.program.length,
+    policy: rec.policy,
+    counters: c,
+    seq: rec.seq,
+    created_at: new Date(rec.created_at).toISOString()
+  }
+  if (rec.config.type === 'tdx') v.gpaw = rec.config.gpaw
+  return v
+}
+
+/**
+ * The exit as the stream sent it, with its decision: the frame parsed back (REST only).
+ * `pending` says whether it waits for a decision now.
+ */
+export function exitView (e: ExitEntry): ExitView {
+  const v = JSON.parse(e.event.frame) as ExitView
+  v.pending = e.decision === null
+  v.decision = e.decision
+  return v
+}

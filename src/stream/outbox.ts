@@ -1,0 +1,140 @@
+// How one stream socket's frames are written, chosen once when the socket opens.
+//
+// - RawOutbox: with no extension negotiated (no permessage-deflate) every frame is the same
+//   bytes for every client, so an event's frame is built once (wire.ts) and written straight
+//   to the TCP socket. A socket that controls a VM gets each frame at once, corked until the
+//   end of the tick so that a burst is one syscall; a socket that only observes gets its
+//   frames in batches every observerFlushMs, one write per batch instead of one per event.
+// - WsOutbox: through ws.send, when an extension was negotiated (or for a test's fake socket).
+//
+// Flow control is the same for both: sends never wait, and a socket whose unsent bytes pass
+// the limit is reported (the session closes it with 1013).
+import type { ControlEvent } from '../control/index.js'
+import { eventBytes, eventFrame } from './frames.js'
+import { textFrame } from './wire.js'
+import type { RawTransport } from './wire.js'
+
+/** The part of a ws WebSocket an outbox writes to (a fake in unit tests). */
+export interface OutboxSocket {
+  readonly readyState: number
+  readonly bufferedAmount: number
+  send (data: Buffer | string, options: { binary: boolean }): void
+}
+
+export interface OutboxContext {
+  /** Bytes a socket may have queued and unsent. */
+  maxBufferedBytes: number
+  /** Batching period for an observing socket; 0 sends each frame at once. */
+  observerFlushMs: number
+  /** Whether the socket only observes now (its frames may wait for a batch). */
+  observing: () => boolean
+  /** Asks for takeBatch()/writeBatch() in observerFlushMs (the hub batches these). */
+  scheduleFlush?: (() => void) | undefined
+  /** The socket fell too far behind: the session closes it. */
+  onOverflow: (buffered: number) => void
+}
+
+export interface Outbox {
+  /** A reply or a frame about the socket itself (hello, ack, error...): goes now, after what is batched. */
+  reply (text: string): void
+  /** A VM's event. */
+  event (e: ControlEvent): void
+  /** Writes what is batched now. */
+  flush (): void
+  /** The batched frames, handed over (the hub may write one concatenation to many sockets). */
+  takeBatch (): Buffer[] | undefined
+  writeBatch (batch: Buffer): void
+  /** Forgets what is batched (the socket is closing). */
+  clear (): void
+}
+
+const OPEN = 1
+const TEXT = { binary: false } as const
+
+export function createOutbox (socket: OutboxSocket, ctx: OutboxContext, raw?: RawTransport): Outbox {
+  return raw === undefined ? new WsOutbox(socket, ctx) : new RawOutbox(socket, raw, ctx)
+}
+
+class WsOutbox implements Outbox {
+  constructor (private readonly socket: OutboxSocket, private readonly ctx: OutboxContext) {}
+
+  reply (text: string): void { this.send(Buffer.from(text, 'utf8')) }
+  event (e: ControlEvent): void { this.send(eventBytes(e)) }
+  flush (): void {}
+  takeBatch (): undefined { return undefined }
+  writeBatch (): void {}
+  clear (): void {}
+
+  private send (payload: Buffer): void {
+    if (this.socket.readyState !== OPEN) return
+    this.socket.send(payload, TEXT)
+    const buffered = this.socket.bufferedAmount
+    if (buffered > this.ctx.maxBufferedBytes) this.ctx.onOverflow(buffered)
+  }
+}
+
+class RawOutbox implements Outbox {
+  /** Frames of an observing socket waiting for the next batch. */
+  private pending: Buffer[] = []
+  private pendingBytes = 0
+  private flushQueued = false
+  private corked = false
+
+  constructor (private readonly socket: OutboxSocket, private readonly raw: RawTransport, private readonly ctx: OutboxContext) {}
+
+  reply (text: string): void { this.write(textFrame(Buffer.from(text, 'utf8')), true) }
+  event (e: ControlEvent): void { this.write(eventFrame(e), false) }
+
+  flush (): void {
+    const frames = this.takeBatch()
+    if (frames !== undefined) this.writeBatch(frames.length === 1 ? frames[0] as Buffer : Buffer.concat(frames))
+  }
+
+  takeBatch (): Buffer[] | undefined {
+    this.flushQueued = false
+    if (this.pending.length === 0) return undefined
+    const frames = this.pending
+    this.clear()
+    return frames
+  }
+
+  writeBatch (batch: Buffer): void {
+    if (this.socket.readyState !== OPEN) return
+    this.raw.write(batch)
+    this.checkBuffer()
+  }
+
+  clear (): void {
+    this.pending = []
+    this.pendingBytes = 0
+  }
+
+  /** An event to an observing socket waits for the next batch; the rest goes now, after the batch. */
+  private write (frame: Buffer, urgent: boolean): void {
+    if (this.socket.readyState !== OPEN) return
+    const ctx = this.ctx
+    if (!urgent && ctx.observerFlushMs > 0 && ctx.scheduleFlush !== undefined && ctx.observing()) {
+      this.pending.push(frame)
+      this.pendingBytes += frame.length
+      if (!this.flushQueued) { this.flushQueued = true; ctx.scheduleFlush() }
+      // The socket's own buffer is checked when the batch is written; this is the hot path.
+      if (this.pendingBytes > ctx.maxBufferedBytes) this.checkBuffer()
+      return
+    }
+    // What was batched goes first, so the socket's order never changes.
+    if (this.pending.length > 0) this.flush()
+    if (!this.corked) { this.corked = true; this.raw.cork(); process.nextTick(this.uncork) }
+    this.raw.write(frame)
+    this.checkBuffer()
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false
+    this.raw.uncork()
+  }
+
+  private checkBuffer (): void {
+    const buffered = this.pendingBytes + this.socket.bufferedAmount
+    if (buffered > this.ctx.maxBufferedBytes) this.ctx.onOverflow(buffered)
+  }
+}
