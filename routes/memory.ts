@@ -9,6 +9,7 @@ import { AttributeExtents, BackingExtents, PoisonBody, RangeQuery, SetAttributes
 const memoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/vms/:vm/memory/attributes', {
     schema: {
+      operationId: 'getMemoryAttributes',
       tags: ['memory'],
       summary: 'Attribute extents over [gpa, gpa+size) (whole guest by default): sorted, merged, gaps as 0',
       params: VmParams,
@@ -19,6 +20,7 @@ const memoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.put('/vms/:vm/memory/attributes', {
     schema: {
+      operationId: 'setMemoryAttributes',
       tags: ['memory'],
       summary: 'KVM_SET_MEMORY_ATTRIBUTES: all or nothing; EINVAL → 400 with errno',
       params: VmParams,
@@ -29,6 +31,7 @@ const memoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/vms/:vm/memory/poison', {
     schema: {
+      operationId: 'poisonMemory',
       tags: ['memory'],
       summary: 'Hardware-poison the guest_memfd page holding gpa',
       params: VmParams,
@@ -42,6 +45,7 @@ const memoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/vms/:vm/memory/backing', {
     schema: {
+      operationId: 'getMemoryBacking',
       tags: ['memory'],
       summary: 'Extension: backing extents (populated shared / guest_memfd pages, poison) over a range',
       params: VmParams,

@@ -5,6 +5,8 @@
 // and the shutdown (1001) because both belong to hooks outside this plugin.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Control } from '../src/control/index.js'
+import { Type } from 'typebox'
+import { errors } from '../schemas/common.js'
 import { Validation } from '../src/errors.js'
 import { StreamHub } from '../src/stream/hub.js'
 import { streamOptions } from '../src/stream/options.js'
@@ -39,7 +41,13 @@ export default async function streamRoutes (app: FastifyInstance, opts: StreamRo
 
   app.get('/stream', {
     websocket: true,
-    schema: { tags: ['stream'], summary: 'The exit stream (WebSocket; see docs/stream.md)' },
+    schema: {
+      operationId: 'openStream',
+      tags: ['stream'],
+      summary: 'The exit stream (WebSocket; see docs/stream.md)',
+      description: 'A WebSocket upgrade (subprotocol faultline.v1). The messages it carries are described by the AsyncAPI document at /asyncapi.json.',
+      response: { 101: Type.Null({ description: 'Switching Protocols: the WebSocket is open' }), ...errors() }
+    },
     onRequest: requireStreamProtocol
   }, (socket, req) => {
     // The auth hook runs on every non-public route, upgrades included: principal is set.
