@@ -62,6 +62,7 @@ export function openapiOptions (version: string): SwaggerOptions {
       schema: route.websocket === true ? { ...schema, hide: false } : schema,
       url
     }),
-    transformObject: (doc) => 'openapiObject' in doc ? nameSharedSchemas(doc.openapiObject as Json) : doc.swaggerObject
+    // Always an OpenAPI 3 document here (the `openapi` option above), never Swagger 2.
+    transformObject: (doc) => nameSharedSchemas((doc as { openapiObject: Json }).openapiObject)
   }
 }
