@@ -18,7 +18,7 @@ function nameSharedSchemas (doc: Json): Json {
   const errorText = JSON.stringify(components.schemas.Error)
   for (const item of Object.values(doc.paths as Record<string, Record<string, Json>>)) {
     for (const op of Object.values(item)) {
-      for (const [code, res] of Object.entries((op.responses ?? {}) as Record<string, Json>)) {
+      for (const [code, res] of Object.entries(op.responses as Record<string, Json>)) {
         if (res.description === 'Default Response') res.description = STATUS_CODES[code] ?? res.description
         const media = (res.content as Record<string, Json> | undefined)?.['application/json']
         if (media !== undefined && JSON.stringify(media.schema) === errorText) media.schema = { $ref: ERROR_REF }
