@@ -7,6 +7,7 @@ import { DecisionBody, ExitParams, ExitsQuery, ExitView } from '../schemas/exit.
 const exitRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/vms/:vm/exits', {
     schema: {
+      operationId: 'listExits',
       tags: ['exits'],
       summary: 'The exit journal, oldest first: each exit as the stream sends it, with its decision (null while pending)',
       params: VmParams,
@@ -17,11 +18,12 @@ const exitRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/vms/:vm/exits/:exit/decision', {
     schema: {
+      operationId: 'decideExit',
       tags: ['exits'],
       summary: 'Decide one pending exit (409 FAULTLINE_EXIT_NOT_PENDING if it is not pending)',
       params: ExitParams,
       body: DecisionBody,
-      response: { 200: ExitView, ...errors(403, 404, 409, 422) }
+      response: { 200: ExitView, ...errors(403, 404, 409, 413, 415, 422) }
     }
   }, async (req) => app.control.decide(principalOf(req), req.params.vm, req.params.exit, req.body, 'rest'))
 }

@@ -9,6 +9,7 @@ import { AttributeExtents, BackingExtents, PoisonBody, RangeQuery, SetAttributes
 const memoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/vms/:vm/memory/attributes', {
     schema: {
+      operationId: 'getMemoryAttributes',
       tags: ['memory'],
       summary: 'Attribute extents over [gpa, gpa+size) (whole guest by default): sorted, merged, gaps as 0',
       params: VmParams,
@@ -19,21 +20,23 @@ const memoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.put('/vms/:vm/memory/attributes', {
     schema: {
+      operationId: 'setMemoryAttributes',
       tags: ['memory'],
       summary: 'KVM_SET_MEMORY_ATTRIBUTES: all or nothing; EINVAL → 400 with errno',
       params: VmParams,
       body: SetAttributesBody,
-      response: { 200: AttributeExtents, ...errors(403, 404) }
+      response: { 200: AttributeExtents, ...errors(403, 404, 413, 415) }
     }
   }, async (req) => ({ extents: app.control.setMemoryAttributes(principalOf(req), req.params.vm, req.body) }))
 
   app.post('/vms/:vm/memory/poison', {
     schema: {
+      operationId: 'poisonMemory',
       tags: ['memory'],
       summary: 'Hardware-poison the guest_memfd page holding gpa',
       params: VmParams,
       body: PoisonBody,
-      response: { 200: Type.Object({ gpa: Type.Integer(), poisoned: Type.Boolean() }, { additionalProperties: false }), ...errors(403, 404) }
+      response: { 200: Type.Object({ gpa: Type.Integer(), poisoned: Type.Boolean() }, { additionalProperties: false }), ...errors(403, 404, 413, 415) }
     }
   }, async (req) => {
     app.control.poison(principalOf(req), req.params.vm, req.body.gpa)
@@ -42,6 +45,7 @@ const memoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/vms/:vm/memory/backing', {
     schema: {
+      operationId: 'getMemoryBacking',
       tags: ['memory'],
       summary: 'Extension: backing extents (populated shared / guest_memfd pages, poison) over a range',
       params: VmParams,

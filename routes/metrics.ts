@@ -2,6 +2,8 @@
 // process defaults). Needs a token like every /v1 route. The full metrics set is a later issue.
 import type { FastifyInstance } from 'fastify'
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import { Type } from 'typebox'
+import { ErrorBody } from '../schemas/common.js'
 
 export default async function metricsRoutes (app: FastifyInstance): Promise<void> {
   const registry = new Registry()
@@ -13,7 +15,17 @@ export default async function metricsRoutes (app: FastifyInstance): Promise<void
   const controllers = new Gauge({ name: 'faultline_stream_controllers', help: 'VMs with a controller on the stream', registers: [registry] })
 
   app.get('/metrics', {
-    schema: { tags: ['operations'], summary: 'Prometheus metrics' }
+    schema: {
+      operationId: 'getMetrics',
+      tags: ['operations'],
+      summary: 'Prometheus metrics',
+      response: {
+        200: { description: 'The Prometheus text exposition format', content: { 'text/plain': { schema: Type.String() } } },
+        401: ErrorBody,
+        429: ErrorBody,
+        503: ErrorBody
+      }
+    }
   }, async (_req, reply) => {
     const s = app.control.stats()
     for (const [state, n] of Object.entries(s.vms)) vms.set({ state }, n)

@@ -7,7 +7,7 @@ import { PresetView } from '../schemas/vm.js'
 const presetRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const body = { items: [...PRESETS], next: null }
   app.get('/presets', {
-    schema: { tags: ['presets'], summary: 'The built-in guest programs', response: { 200: Page(PresetView), ...errors() } }
+    schema: { operationId: 'listPresets', tags: ['presets'], summary: 'The built-in guest programs', response: { 200: Page(PresetView), ...errors() } }
   }, async () => body)
 }
 

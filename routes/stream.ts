@@ -6,6 +6,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { STREAM_SUBPROTOCOL } from '../schemas/protocol.js'
 import { FaultlineError } from '../src/errors.js'
 import { offersStreamProtocol } from '../src/stream/protocol.js'
+import { Type } from 'typebox'
+import { errors } from '../schemas/common.js'
 
 /**
  * A client that offers subprotocols fails the handshake unless the server selects one of
@@ -22,7 +24,13 @@ export default async function streamRoutes (app: FastifyInstance): Promise<void>
 
   app.get('/stream', {
     websocket: true,
-    schema: { tags: ['stream'], summary: 'The exit stream (WebSocket; see docs/stream.md)' },
+    schema: {
+      operationId: 'openStream',
+      tags: ['stream'],
+      summary: 'The exit stream (WebSocket; see docs/stream.md)',
+      description: 'A WebSocket upgrade (subprotocol faultline.v1). The messages it carries are described by the AsyncAPI document at /asyncapi.json.',
+      response: { 101: Type.Null({ description: 'Switching Protocols: the WebSocket is open' }), ...errors() }
+    },
     onRequest: requireStreamProtocol
   }, (socket, req) => {
     // The auth hook runs on every non-public route, upgrades included: principal is set.

@@ -111,18 +111,3 @@ export const ServerMessage = Type.Union([
 export type ServerMessage = Static<typeof ServerMessage>
 /** The events of one VM that carry a seq, in the order the server sent them. */
 export type VmEvent = ExitMessageType | DecidedMessage | StateMessage
-
-/** The OpenAPI components, by name. */
-export const STREAM_COMPONENTS = {
-  SubscribeMessage,
-  UnsubscribeMessage,
-  DecisionMessage,
-  HelloMessage,
-  SubscribedMessage,
-  ExitMessage,
-  DecidedMessage,
-  StateMessage,
-  AckMessage,
-  ErrorMessage,
-  RevokedMessage
-} as const
