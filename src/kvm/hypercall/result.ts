@@ -22,9 +22,9 @@ export interface HcHost {
 }
 
 /**
- * A u64 status (a TDVMCALL status, a GHCB MSR value) as a JSON-safe integer: the low 32 bits
- * with bit 63 folded down to bit 32, so 0x8000000000000003 is 2^32 + 3. Values below 2^53 that
- * have bit 63 clear are unchanged only when they fit in 32 bits; callers use it for statuses.
+ * A u64 status (a TDVMCALL status, a GHCB MSR response) as a JSON-safe integer: the low 32 bits
+ * with bit 63 folded down to bit 32, so 0x8000000000000003 is 2^32 + 3. Bits 32..62 are dropped:
+ * these statuses do not use them.
  */
 export function foldU64 (status: bigint): number {
   return Number(status & 0xffffffffn) + ((status >> 63n) & 1n ? 2 ** 32 : 0)
