@@ -41,12 +41,13 @@ export function ioExit (exit: number, vcpu: number, direction: number, size: num
 }
 
 /**
- * KVM_EXIT_HYPERCALL for KVM_HC_MAP_GPA_RANGE: args [gpa, npages, attrs, 0, 0, 0],
- * ret pre-set to 0 (so a VMM that never writes it reports success), LONG_MODE.
+ * KVM_EXIT_HYPERCALL for KVM_HC_MAP_GPA_RANGE: args [gpa, npages, attrs, 0, 0, 0], ret pre-set
+ * to 0 (so a VMM that never writes it reports success), flags LONG_MODE unless the caller
+ * gives what kvm_run already held (SNP: sev.c does not write flags).
  */
-export function mapGpaRangeExit (exit: number, vcpu: number, gpa: number, npages: number, attrs: number): ExitRecord {
+export function mapGpaRangeExit (exit: number, vcpu: number, gpa: number, npages: number, attrs: number, flags = KVM_EXIT_HYPERCALL_LONG_MODE): ExitRecord {
   const r = base(exit, vcpu, KVM_EXIT_HYPERCALL)
-  r.hypercall = { nr: KVM_HC_MAP_GPA_RANGE, args: [gpa, npages, attrs, 0, 0, 0], ret: 0, flags: KVM_EXIT_HYPERCALL_LONG_MODE }
+  r.hypercall = { nr: KVM_HC_MAP_GPA_RANGE, args: [gpa, npages, attrs, 0, 0, 0], ret: 0, flags }
   return r
 }
 

@@ -1,6 +1,7 @@
 // Memslots as KVM_SET_USER_MEMORY_REGION2 creates them (virt/kvm/kvm_main.c
 // kvm_set_memory_region / check_memory_region_flags): page-aligned, non-overlapping, unique
-// ids; a guest_memfd (KVM_MEM_GUEST_MEMFD) only on VM types that have private memory.
+// ids; a guest_memfd (KVM_MEM_GUEST_MEMFD) only on VM types that have private memory; on TDX
+// no slot may reach the shared bit (arch/x86/kvm/x86.c kvm_arch_prepare_memory_region).
 import { GPA_LIMIT, PAGE_SIZE } from './constants.js'
 import type { Errno } from './constants.js'
 import type { MemslotConfig, VmType } from './types.js'
@@ -20,7 +21,7 @@ const invalid = (errno: Errno, message: string): KvmError =>
 const isU64 = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0
 
 /** Throws KvmError INVALID_CONFIG (EINVAL, or EEXIST for a reused id or an overlap). */
-export function validateMemslots (configs: unknown, type: VmType): MemslotConfig[] {
+export function validateMemslots (configs: unknown, type: VmType, gpaw: 48 | 52): MemslotConfig[] {
   if (!Array.isArray(configs)) throw invalid('EINVAL', 'memslots must be an array')
   const out: MemslotConfig[] = []
   const ids = new Set<number>()
@@ -49,6 +50,17 @@ export function validateMemslots (configs: unknown, type: VmType): MemslotConfig
     const cur = sorted[i] as MemslotConfig
     // __kvm_set_memory_region: a new slot may not overlap an existing one (EEXIST).
     if (cur.gpa < prev.gpa + prev.size) throw invalid('EEXIST', `memslot ${cur.slot} overlaps memslot ${prev.slot}`)
+  }
+  if (type === 'tdx') {
+    // kvm_arch_prepare_memory_region: kvm_is_gfn_alias(kvm, base_gfn + npages - 1) → EINVAL.
+    // The last gfn carrying the shared bit means the slot would alias private and shared GPAs.
+    const sharedBit = 2 ** (gpaw - 1)
+    for (const s of out) {
+      const last = s.gpa + s.size - PAGE_SIZE
+      if (Math.floor(last / sharedBit) % 2 === 1) {
+        throw invalid('EINVAL', `memslot ${s.slot}: its last page ${last} has the shared bit (bit ${gpaw - 1}) set: TDX memslots may not alias shared GPAs`)
+      }
+    }
   }
   return out
 }

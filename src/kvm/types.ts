@@ -5,6 +5,16 @@ import type { Program } from './program/types.js'
 
 export type VmType = 'default' | 'sw_protected' | 'snp' | 'tdx'
 
+/**
+ * Which KVM's handling of the hypercall.ret userspace writes for a TDX MapGPA or an SNP page
+ * state change (docs/kvm-fidelity.md): '6.19' takes any non-zero value as a failure; 'next'
+ * (the kvm-x86 tree: "KVM: TDX: Allow userspace to return errors to guest for MAPGPA") takes
+ * 0, EAGAIN (TDX: RETRY) or EINVAL, and fails KVM_RUN with EINVAL for anything else.
+ */
+export type KvmAbi = '6.19' | 'next'
+export const KVM_ABIS: readonly KvmAbi[] = ['6.19', 'next']
+export const DEFAULT_KVM_ABI: KvmAbi = 'next'
+
 /** One memslot, as KVM_SET_USER_MEMORY_REGION2 would create it. */
 export interface MemslotConfig {
   slot: number
@@ -26,6 +36,8 @@ export interface VmConfig {
   seed: number
   /** KVM_CAP_EXIT_HYPERCALL with KVM_HC_MAP_GPA_RANGE enabled (QEMU enables it). */
   hypercall_exit: boolean
+  /** The KVM whose hypercall.ret handling to follow; DEFAULT_KVM_ABI when absent. */
+  kvm_abi?: KvmAbi
 }
 
 /** kvm_run.memory_fault */
@@ -61,10 +73,15 @@ export interface ExitRecord {
   system_event?: SystemEvent
 }
 
-/** A decision on a pending exit: what userspace writes into kvm_run before KVM_RUN. */
+/**
+ * A decision on a pending exit: what userspace writes into kvm_run before KVM_RUN. `inject`
+ * "mce" (EHWPOISON memory faults only) is the VMM injecting a machine check before it runs
+ * the vCPU again (KVM_SET_VCPU_EVENTS): the guest's #MC handler abandons the access. A plain
+ * resume re-executes the access, which faults again.
+ */
 export type Decision =
   | { action: 'convert' }
-  | { action: 'resume', ret?: number, data?: number[] }
+  | { action: 'resume', ret?: number, data?: number[], inject?: 'mce' }
   | { action: 'kill' }
 
 /** Why the core refused a decision or an ioctl; `code` is stable, errno is KVM's. */

@@ -2,7 +2,8 @@
 // sends each access through the fault path, and holds at most one pending exit until
 // userspace answers it (kvm-abi.md section 2). All state is plain data (./vcpu/state.ts).
 import {
-  KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, KVM_EXIT_MEMORY_FAULT, KVM_SYSTEM_EVENT_CRASH, PAGE_SIZE
+  KVM_EXIT_HYPERCALL_LONG_MODE, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, KVM_EXIT_MEMORY_FAULT, KVM_SYSTEM_EVENT_CRASH,
+  PAGE_SIZE
 } from './constants.js'
 import { ACCESS_MEMORY_FAULT, ACCESS_MMIO, ACCESS_OK } from './fault-path.js'
 import type { AccessResult, FaultPath } from './fault-path.js'
@@ -14,7 +15,7 @@ import type { HcHost, HcResult } from './hypercall/result.js'
 import { SnpPsc } from './hypercall/snp-psc.js'
 import { TdxMapGpa } from './hypercall/tdx-map-gpa.js'
 import { Rng, vcpuSeed } from './program/rng.js'
-import type { Decision, DecisionOutcome, ExitRecord, StepResult, VcpuInfo, VmType } from './types.js'
+import type { Decision, DecisionOutcome, ExitRecord, KvmAbi, StepResult, VcpuInfo, VmType } from './types.js'
 import { KvmError } from './types.js'
 import {
   OP_HLT, OP_IN, OP_LOOP_END, OP_LOOP_START, OP_MAP_GPA, OP_MMIO_READ, OP_MMIO_WRITE, OP_OUT, OP_PANIC,
@@ -30,6 +31,7 @@ export interface VcpuCore {
   readonly type: VmType
   readonly gpaw: 48 | 52
   readonly hypercallExit: boolean
+  readonly kvmAbi: KvmAbi
   readonly seed: number
   readonly fault: FaultPath
   readonly code: Code
@@ -71,6 +73,7 @@ export class Vcpu implements HcHost {
 
   // HcHost
   get hypercallExit (): boolean { return this.core.hypercallExit }
+  get kvmAbi (): KvmAbi { return this.core.kvmAbi }
   interruptPending (): boolean { return this.d.interrupt }
   takeInterrupt (): void {
     if (this.d.interrupt) { this.d.interrupt = false; this.d.counters.interrupts++ }
@@ -263,7 +266,7 @@ export class Vcpu implements HcHost {
       d.hc = b.state
       r = b.result
     } else if (this.snp !== null) {
-      const b = op.msr ? this.snp.beginMsr(gpa, npages, priv) : this.snp.beginGhcb(gpa, npages, priv, op.pageSize)
+      const b = op.msr ? this.snp.beginMsr(gpa, npages, priv) : this.snp.beginGhcb(gpa, npages, priv, op.pageSize, op.pscEntries)
       d.hc = b.state
       r = b.result
     } else {
@@ -276,8 +279,11 @@ export class Vcpu implements HcHost {
   private hcResult (r: HcResult): ExitRecord | null {
     const d = this.d
     switch (r.t) {
-      case 'exit':
-        return this.emit(mapGpaRangeExit(this.core.nextExitId(), this.id, r.gpa, r.npages, r.attrs), 'hc')
+      case 'exit': {
+        // snp_begin_psc_msr / snp_do_psc write nr, ret and args[0..2] only: flags is stale.
+        const flags = this.snp !== null ? d.runFlags ?? 0 : KVM_EXIT_HYPERCALL_LONG_MODE
+        return this.emit(mapGpaRangeExit(this.core.nextExitId(), this.id, r.gpa, r.npages, r.attrs, flags), 'hc')
+      }
       case 'done':
         d.hc = null
         if (r.error) d.counters.hypercall_errors++
@@ -321,6 +327,10 @@ export class Vcpu implements HcHost {
     // fault replaces it (kvm-abi.md section 7).
     if (d.stale !== null && exit.exit_reason !== KVM_EXIT_MEMORY_FAULT) exit.memory_fault = d.stale
     d.stale = null
+    // The kvm_run word under hypercall.flags: hypercall exits write it, and so does
+    // system_event.data[7] (same offset in the union).
+    if (exit.hypercall !== undefined) d.runFlags = exit.hypercall.flags
+    else if (exit.system_event !== undefined && exit.system_event.ndata > 7) d.runFlags = exit.system_event.data[7] as number
     d.pending = exit
     d.completion = completion
     d.counters.exits++
@@ -336,7 +346,8 @@ export class Vcpu implements HcHost {
     if (d.pending === null || d.pending.exit !== exitId) {
       throw new KvmError('EXIT_NOT_PENDING', `exit ${exitId} is not pending on vCPU ${this.id}`)
     }
-    const plan = planDecision(d.pending, d.completion === 'access' && d.convertible, decision)
+    const restrictRet = this.core.kvmAbi !== '6.19' && (this.tdx !== null || this.snp !== null)
+    const plan = planDecision(d.pending, d.completion === 'access' && d.convertible, decision, { restrictRet })
     if (plan.convert !== undefined) this.core.convert(plan.convert.gpa, plan.convert.size, plan.convert.priv)
     d.pending = null
     d.completion = null
@@ -354,7 +365,7 @@ export class Vcpu implements HcHost {
     switch (a.kind) {
       case 'reexec': return null
       case 'mce':
-        // The guest's #MC handler skips the poisoned access (see kvm-fidelity.md).
+        // The VMM injected #MC: the guest's handler abandons the poisoned access (kvm-fidelity.md).
         d.counters.machine_checks++
         this.advance()
         return null

@@ -9,10 +9,10 @@ import { FaultPath } from './fault-path.js'
 import { Memslots, validateMemslots } from './memslots.js'
 import { validateProgram } from './program/validate.js'
 import type {
-  AttributeExtent, BackingExtent, Decision, DecisionOutcome, ExitRecord, MemoryAttributes,
+  AttributeExtent, BackingExtent, Decision, DecisionOutcome, ExitRecord, KvmAbi, MemoryAttributes,
   StepResult, VcpuInfo, VmConfig, VmType
 } from './types.js'
-import { KvmError } from './types.js'
+import { DEFAULT_KVM_ABI, KVM_ABIS, KvmError } from './types.js'
 import { Vcpu } from './vcpu.js'
 import type { VcpuCore } from './vcpu.js'
 import { compileProgram } from './vcpu/compile.js'
@@ -57,10 +57,12 @@ function validateConfig (config: VmConfig, limits: VmLimits): VmConfig {
   if (initial === 'private' && type === 'default') throw badConfig('initial_attributes "private" needs a VM type with private memory, not default')
   if (!Number.isSafeInteger(seed)) throw badConfig('seed must be a safe integer')
   if (typeof hcExit !== 'boolean') throw badConfig('hypercall_exit must be true or false')
-  const memslots = validateMemslots(config.memslots, type)
+  const abi = config.kvm_abi ?? DEFAULT_KVM_ABI
+  if (!KVM_ABIS.includes(abi)) throw badConfig(`kvm_abi must be one of ${KVM_ABIS.join(', ')}`)
+  const memslots = validateMemslots(config.memslots, type, gpaw)
   const maxInstructions = limits.maxInstructions ?? DEFAULT_MAX_INSTRUCTIONS
   const program = validateProgram(config.program, { type, gpaw, vcpus, maxInstructions })
-  return { type, vcpus, memslots, initial_attributes: initial, gpaw, program, seed, hypercall_exit: hcExit }
+  return { type, vcpus, memslots, initial_attributes: initial, gpaw, program, seed, hypercall_exit: hcExit, kvm_abi: abi }
 }
 
 export class Vm implements VcpuCore {
@@ -68,6 +70,7 @@ export class Vm implements VcpuCore {
   readonly type: VmType
   readonly gpaw: 48 | 52
   readonly hypercallExit: boolean
+  readonly kvmAbi: KvmAbi
   readonly seed: number
   readonly code: Code
   private readonly memslots: Memslots
@@ -82,6 +85,7 @@ export class Vm implements VcpuCore {
     this.type = config.type
     this.gpaw = config.gpaw
     this.hypercallExit = config.hypercall_exit
+    this.kvmAbi = config.kvm_abi ?? DEFAULT_KVM_ABI
     this.seed = config.seed
     this.memslots = new Memslots(config.memslots)
     this.code = compileProgram(config.program, config.type)

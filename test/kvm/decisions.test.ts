@@ -39,16 +39,30 @@ void t.test('§6 MEMORY_FAULT resumed without converting faults again (a new exi
   t.same(e2.memory_fault, e1.memory_fault)
 })
 
-void t.test('§6 EHWPOISON: convert refused; resume injects a machine check and the guest skips the access', async t => {
+void t.test('§6 EHWPOISON: convert refused; a plain resume faults again (kvm_gmem_get_pfn); resume with inject "mce" abandons the access', async t => {
   const vm = vmWith([{ op: 'read', gpa: 0 }, { op: 'hlt' }], { type: 'tdx' })
   vm.poison(0)
   const e = mustExit(vm)
   t.match(e, { run: { ret: -1, errno: 'EHWPOISON' } })
   t.throws(() => vm.decide(0, e.exit, { action: 'convert' }), { code: 'INVALID_ACTION', message: /EHWPOISON/ })
+  t.throws(() => vm.decide(0, e.exit, { action: 'resume', inject: 'nmi' } as never), { code: 'INVALID_ACTION', message: /inject/ })
   vm.decide(0, e.exit, { action: 'resume' })
+  const again = mustExit(vm)
+  t.same({ ...again, exit: e.exit }, e, 'the same EHWPOISON fault, a new exit id')
+  t.equal(vm.vcpu(0).counters.machine_checks, 0)
+  vm.decide(0, again.exit, { action: 'resume', inject: 'mce' })
   t.match(mustExit(vm), { reason: 'KVM_EXIT_HLT' })
   t.equal(vm.vcpu(0).counters.machine_checks, 1)
   t.equal(vm.vcpu(0).counters.accesses, 0)
+})
+
+void t.test('§6 inject "mce" is refused on every exit but an EHWPOISON memory fault; the exit stays pending', async t => {
+  const efault = vmWith([{ op: 'read', gpa: 0, private: false }], { type: 'tdx' })
+  const f = mustExit(efault)
+  t.throws(() => efault.decide(0, f.exit, { action: 'resume', inject: 'mce' }), { code: 'INVALID_ACTION', message: /EHWPOISON/ }, 'EFAULT')
+  t.same(efault.pendingExits().map(x => x.exit), [f.exit])
+  const hlt = vmWith([{ op: 'hlt' }], { type: 'tdx' })
+  t.throws(() => hlt.decide(0, mustExit(hlt).exit, { action: 'resume', inject: 'mce' }), { code: 'INVALID_ACTION' }, 'HLT')
 })
 
 void t.test('§6 convert is refused on anything but MEMORY_FAULT/EFAULT and MAP_GPA_RANGE; the exit stays pending', async t => {

@@ -25,7 +25,7 @@ void t.test('§5 KVM checks first with no exit: unaligned gpa → -KVM_EINVAL; t
 
 void t.test('§5 gfn + npages past 2^52 / 4096 is the wrap → -KVM_EINVAL (programs cannot reach it: validation caps ranges)', async t => {
   t.equal(MAP_GPA_RANGE_GFN_LIMIT, 2 ** 40)
-  const host = { hypercallExit: true, interruptPending: () => false, takeInterrupt: () => {} }
+  const host = { hypercallExit: true, kvmAbi: 'next' as const, interruptPending: () => false, takeInterrupt: () => {} }
   t.same(mapGpaRangeBegin(host, 2 ** 52 - PAGE, 2, true, '4k'), { t: 'done', error: true, ret: -KVM_EINVAL })
   t.same(mapGpaRangeBegin(host, 0, 0, true, '4k'), { t: 'done', error: true, ret: -KVM_EINVAL }, 'npages 0')
   t.match(mapGpaRangeBegin(host, 2 ** 52 - PAGE, 1, true, '4k'), { t: 'exit' }, 'the last page is fine')

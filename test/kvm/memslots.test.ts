@@ -9,17 +9,28 @@ const rejects = (t: Test, fn: () => unknown, errno: string, msg: string): void =
 }
 
 void t.test('§3 memslots: gpa and size page-aligned, size > 0, below 2^52 (EINVAL)', async t => {
-  rejects(t, () => validateMemslots([{ slot: 0, gpa: 100, size: PAGE, guest_memfd: true }], 'tdx'), 'EINVAL', 'unaligned gpa')
-  rejects(t, () => validateMemslots([{ slot: 0, gpa: 0, size: 100, guest_memfd: true }], 'tdx'), 'EINVAL', 'unaligned size')
-  rejects(t, () => validateMemslots([{ slot: 0, gpa: 0, size: 0, guest_memfd: true }], 'tdx'), 'EINVAL', 'size 0')
-  rejects(t, () => validateMemslots([{ slot: 0, gpa: 2 ** 52 - PAGE, size: 2 * PAGE, guest_memfd: true }], 'tdx'), 'EINVAL', 'past 2^52')
-  t.same(validateMemslots([{ slot: 0, gpa: 2 ** 52 - PAGE, size: PAGE, guest_memfd: true }], 'tdx').length, 1, 'up to 2^52 is fine')
+  rejects(t, () => validateMemslots([{ slot: 0, gpa: 100, size: PAGE, guest_memfd: true }], 'tdx', 48), 'EINVAL', 'unaligned gpa')
+  rejects(t, () => validateMemslots([{ slot: 0, gpa: 0, size: 100, guest_memfd: true }], 'tdx', 48), 'EINVAL', 'unaligned size')
+  rejects(t, () => validateMemslots([{ slot: 0, gpa: 0, size: 0, guest_memfd: true }], 'tdx', 48), 'EINVAL', 'size 0')
+  rejects(t, () => validateMemslots([{ slot: 0, gpa: 2 ** 52 - PAGE, size: 2 * PAGE, guest_memfd: true }], 'tdx', 48), 'EINVAL', 'past 2^52')
+  t.same(validateMemslots([{ slot: 0, gpa: 2 ** 52 - PAGE, size: PAGE, guest_memfd: true }], 'sw_protected', 48).length, 1, 'up to 2^52 is fine')
+})
+
+void t.test('issue 8 #14: a TDX memslot whose last page has the shared bit is EINVAL (kvm_arch_prepare_memory_region, kvm_is_gfn_alias)', async t => {
+  const SHARED48 = 2 ** 47
+  rejects(t, () => validateMemslots([{ slot: 0, gpa: SHARED48 - MIB, size: 2 * MIB, guest_memfd: true }], 'tdx', 48), 'EINVAL', 'crosses 2^47 on gpaw 48')
+  rejects(t, () => validateMemslots([{ slot: 0, gpa: SHARED48, size: PAGE, guest_memfd: false }], 'tdx', 48), 'EINVAL', 'wholly in the shared alias')
+  rejects(t, () => Vm.create(config({ type: 'tdx', memslots: [{ slot: 0, gpa: 0, size: SHARED48 + PAGE, guest_memfd: true }] })), 'EINVAL', 'Vm.create refuses it')
+  t.equal(validateMemslots([{ slot: 0, gpa: SHARED48 - MIB, size: MIB, guest_memfd: true }], 'tdx', 48).length, 1, 'ending exactly at 2^47 is fine')
+  t.equal(validateMemslots([{ slot: 0, gpa: SHARED48 - MIB, size: 2 * MIB, guest_memfd: true }], 'tdx', 52).length, 1, 'gpaw 52: the shared bit is 51')
+  rejects(t, () => validateMemslots([{ slot: 0, gpa: 2 ** 51 - PAGE, size: 2 * PAGE, guest_memfd: true }], 'tdx', 52), 'EINVAL', 'crosses 2^51 on gpaw 52')
+  t.equal(validateMemslots([{ slot: 0, gpa: SHARED48 - MIB, size: 2 * MIB, guest_memfd: true }], 'snp', 48).length, 1, 'other VM types have no shared bit')
 })
 
 void t.test('§3 memslots: ids unique and ranges non-overlapping (EEXIST)', async t => {
-  rejects(t, () => validateMemslots([{ slot: 1, gpa: 0, size: PAGE, guest_memfd: true }, { slot: 1, gpa: PAGE, size: PAGE, guest_memfd: true }], 'tdx'), 'EEXIST', 'same id')
-  rejects(t, () => validateMemslots([{ slot: 0, gpa: 0, size: 2 * PAGE, guest_memfd: true }, { slot: 1, gpa: PAGE, size: PAGE, guest_memfd: true }], 'tdx'), 'EEXIST', 'overlap')
-  t.equal(validateMemslots([{ slot: 0, gpa: PAGE, size: PAGE, guest_memfd: true }, { slot: 1, gpa: 0, size: PAGE, guest_memfd: false }], 'tdx').length, 2, 'adjacent slots are fine')
+  rejects(t, () => validateMemslots([{ slot: 1, gpa: 0, size: PAGE, guest_memfd: true }, { slot: 1, gpa: PAGE, size: PAGE, guest_memfd: true }], 'tdx', 48), 'EEXIST', 'same id')
+  rejects(t, () => validateMemslots([{ slot: 0, gpa: 0, size: 2 * PAGE, guest_memfd: true }, { slot: 1, gpa: PAGE, size: PAGE, guest_memfd: true }], 'tdx', 48), 'EEXIST', 'overlap')
+  t.equal(validateMemslots([{ slot: 0, gpa: PAGE, size: PAGE, guest_memfd: true }, { slot: 1, gpa: 0, size: PAGE, guest_memfd: false }], 'tdx', 48).length, 2, 'adjacent slots are fine')
 })
 
 void t.test('§3 a guest_memfd slot needs a VM type with private memory: DEFAULT VM gets EINVAL', async t => {

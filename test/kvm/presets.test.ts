@@ -87,7 +87,7 @@ void t.test('buggy-guest: MEMORY_FAULT flags 0 on its own kernel page, then flag
   }
 })
 
-void t.test('hwpoison: OUT 0x80=1; with the page poisoned, EHWPOISON PRIVATE; resume (#MC) reaches OUT 0x80=2', async t => {
+void t.test('hwpoison: OUT 0x80=1; with the page poisoned, EHWPOISON PRIVATE; a plain resume faults again; resume with #MC reaches OUT 0x80=2', async t => {
   for (const type of ['sw_protected', 'snp', 'tdx'] as const) {
     const vm = Vm.create(presetConfig(preset('hwpoison'), type, 2))
     const o1 = mustExit(vm, 1)
@@ -97,6 +97,9 @@ void t.test('hwpoison: OUT 0x80=1; with the page poisoned, EHWPOISON PRIVATE; re
     const f = mustExit(vm, 1)
     t.equal(shape(f), `MF EHWPOISON ${FLAG_PRIVATE} ${2 * MIB + PAGE}`, type)
     vm.decide(1, f.exit, { action: 'resume' })
+    const again = mustExit(vm, 1)
+    t.equal(shape(again), shape(f), `${type}: kvm_gmem_get_pfn returns -EHWPOISON again`)
+    vm.decide(1, again.exit, { action: 'resume', inject: 'mce' })
     t.same(mustExit(vm, 1).io?.data, [2])
     t.equal(vm.vcpu(1).counters.machine_checks, 1)
     const clean = Vm.create(presetConfig(preset('hwpoison'), type, 1))

@@ -2,10 +2,11 @@
 // (tdx_map_gpa, __tdx_map_gpa, tdx_complete_vmcall_map_gpa); the guest's side mirrors Linux's
 // arch/x86/coco/tdx/tdx.c tdx_map_gpa (RETRY loop, at most 3 retries without progress).
 import {
-  KVM_MAP_GPA_RANGE_DECRYPTED, KVM_MAP_GPA_RANGE_ENCRYPTED, KVM_SYSTEM_EVENT_TDX_FATAL, PAGE_SIZE,
-  TDVMCALL_STATUS_ALIGN_ERROR, TDVMCALL_STATUS_INVALID_OPERAND, TDVMCALL_STATUS_RETRY,
+  EAGAIN, KVM_MAP_GPA_RANGE_DECRYPTED, KVM_MAP_GPA_RANGE_ENCRYPTED, KVM_SYSTEM_EVENT_TDX_FATAL,
+  PAGE_SIZE, TDVMCALL_STATUS_ALIGN_ERROR, TDVMCALL_STATUS_INVALID_OPERAND, TDVMCALL_STATUS_RETRY,
   TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED, TDVMCALL_STATUS_SUCCESS, TDX_MAP_GPA_MAX_LEN
 } from '../constants.js'
+import { foldU64 } from './result.js'
 import type { HcHost, HcResult } from './result.js'
 
 /** tdx_report_fatal_error dumps 16 GPRs (system_event.ndata = 16). */
@@ -28,10 +29,11 @@ export interface TdxMapGpaState {
 
 /**
  * A TDVMCALL status (a u64) as a JSON-safe integer: the low 32 bits with bit 63 folded down
- * to bit 32, so INVALID_OPERAND (2^63) is 2^32, ALIGN_ERROR 2^32 + 2, RETRY 1, SUCCESS 0.
+ * to bit 32, so INVALID_OPERAND (2^63) is 2^32, ALIGN_ERROR 2^32 + 2, SUBFUNC_UNSUPPORTED
+ * 2^32 + 3, RETRY 1, SUCCESS 0.
  */
 export function tdvmcallStatusCode (status: bigint): number {
-  return Number(status & 0xffffffffn) + ((status >> 63n) & 1n ? 2 ** 32 : 0)
+  return foldU64(status)
 }
 
 export class TdxMapGpa {
@@ -58,14 +60,15 @@ export class TdxMapGpa {
   private call (s: TdxMapGpaState): HcResult {
     const gpa = s.start
     const size = s.end - s.start
-    if (!this.host.hypercallExit) return this.guestSees(s, TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED, 0)
+    // tdx_map_gpa's error path writes r11 = the gpa (r12) for each of its three checks.
+    if (!this.host.hypercallExit) return this.guestSees(s, TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED, gpa)
     const limit = 2 ** this.gpaw
     // kvm_vcpu_is_legal_gpa on both ends; the range may not straddle the shared bit.
     if (gpa + size <= gpa || gpa >= limit || gpa + size - 1 >= limit ||
         this.isPrivateGpa(gpa) !== this.isPrivateGpa(gpa + size - 1)) {
-      return this.guestSees(s, TDVMCALL_STATUS_INVALID_OPERAND, 0)
+      return this.guestSees(s, TDVMCALL_STATUS_INVALID_OPERAND, gpa)
     }
-    if (gpa % PAGE_SIZE !== 0 || size % PAGE_SIZE !== 0) return this.guestSees(s, TDVMCALL_STATUS_ALIGN_ERROR, 0)
+    if (gpa % PAGE_SIZE !== 0 || size % PAGE_SIZE !== 0) return this.guestSees(s, TDVMCALL_STATUS_ALIGN_ERROR, gpa)
     s.next = gpa
     s.mapEnd = gpa + size
     return this.chunk(s)
@@ -84,12 +87,21 @@ export class TdxMapGpa {
     }
   }
 
-  /** tdx_complete_vmcall_map_gpa, when userspace runs the vCPU again with hypercall.ret. */
+  /**
+   * tdx_complete_vmcall_map_gpa, when userspace runs the vCPU again with hypercall.ret. Before
+   * kvm-x86 "Allow userspace to return errors to guest for MAPGPA" any non-zero ret is
+   * INVALID_OPERAND; since, EAGAIN is RETRY and EINVAL INVALID_OPERAND (other values never
+   * get here: KVM_RUN fails with EINVAL, and the decision is refused). r11 = map_gpa_next.
+   */
   complete (s: TdxMapGpaState, ret: number): HcResult {
-    if (ret !== 0) return this.guestSees(s, TDVMCALL_STATUS_INVALID_OPERAND, s.next)
+    if (ret !== 0) {
+      const retry = this.host.kvmAbi !== '6.19' && ret === EAGAIN
+      return this.guestSees(s, retry ? TDVMCALL_STATUS_RETRY : TDVMCALL_STATUS_INVALID_OPERAND, s.next)
+    }
     // Advances by the maximum, not the chunk: chunks after the first start 2 MiB apart.
     s.next += TDX_MAP_GPA_MAX_LEN
-    if (s.next >= s.mapEnd) return this.guestSees(s, TDVMCALL_STATUS_SUCCESS, 0)
+    // Success leaves r11 as the guest set it (the leaf number): not reported.
+    if (s.next >= s.mapEnd) return { t: 'done', error: false, ret: tdvmcallStatusCode(TDVMCALL_STATUS_SUCCESS) }
     // kvm_vcpu_has_events: stop so the guest can take the interrupt, and say where to resume.
     if (this.host.interruptPending()) return this.guestSees(s, TDVMCALL_STATUS_RETRY, s.next)
     return this.chunk(s)
@@ -98,7 +110,6 @@ export class TdxMapGpa {
   /** The TDVMCALL returns to the guest with r10 = status, r11: Linux's tdx_map_gpa decides. */
   private guestSees (s: TdxMapGpaState, status: bigint, r11: number): HcResult {
     const code = tdvmcallStatusCode(status)
-    if (status === TDVMCALL_STATUS_SUCCESS) return { t: 'done', error: false, ret: code, r11 }
     if (status === TDVMCALL_STATUS_RETRY) {
       // r11 comes from the untrusted VMM: Linux checks it lies in [start, end).
       if (r11 >= s.start && r11 < s.end) {

@@ -34,6 +34,11 @@ export interface MapGpaOp extends Strided {
   page_size?: PageSizeName
   /** SNP only: the page state change protocol. Default "ghcb". */
   protocol?: 'msr' | 'ghcb'
+  /**
+   * SNP with the ghcb protocol: entries per page state change request. Default 64
+   * (VMGEXIT_PSC_MAX_ENTRY, as Linux); KVM accepts up to 253 and refuses a longer request.
+   */
+  psc_entries?: number
 }
 
 export interface OutOp { op: 'out', port: number, size: 1 | 2 | 4, value: number }

@@ -1,7 +1,7 @@
 // Validates a guest program (api-v1.md "Guest programs", the format in ./types.ts) against
 // the VM it will run on, and returns it as a deep copy of plain data. Defaults are not
 // filled in: the interpreter applies PROGRAM_DEFAULTS, so a stored program reads as written.
-import { GPA_LIMIT, PAGE_SIZE } from '../constants.js'
+import { GPA_LIMIT, PAGE_SIZE, VMGEXIT_PSC_MAX_ENTRY } from '../constants.js'
 import type { VmType } from '../types.js'
 import { KvmError } from '../types.js'
 import type { Instruction, OpName, Program } from './types.js'
@@ -31,6 +31,8 @@ export const PROGRAM_DEFAULTS = Object.freeze({
   page_size: '4k',
   /** map_gpa on SNP: the page state change protocol. */
   protocol: 'ghcb',
+  /** map_gpa on SNP (GHCB protocol): entries per page state change request, as Linux builds them. */
+  psc_entries: VMGEXIT_PSC_MAX_ENTRY,
   private_ratio: 0.5,
   write_ratio: 0.5,
   map_ratio: 0.1,
@@ -50,6 +52,8 @@ export const PROGRAM_LIMITS = Object.freeze({
   maxRepeatCount: 2 ** 31,
   maxRandomCount: 2 ** 28,
   minRandomSize: PAGE_SIZE,
+  /** psc_hdr.end_entry is a u16: a request names at most 65536 entries (KVM takes 253). */
+  maxPscEntries: 2 ** 16,
   maxMmioLen: 8,
   maxPort: 0xffff,
   maxDepth: 8
@@ -59,7 +63,7 @@ const FIELDS = {
   read: ['gpa', 'size', 'private', 'vcpu_stride'],
   write: ['gpa', 'size', 'private', 'vcpu_stride'],
   sweep: ['gpa', 'size', 'stride', 'access', 'private', 'vcpu_stride'],
-  map_gpa: ['gpa', 'npages', 'private', 'page_size', 'protocol', 'vcpu_stride'],
+  map_gpa: ['gpa', 'npages', 'private', 'page_size', 'protocol', 'psc_entries', 'vcpu_stride'],
   out: ['port', 'size', 'value'],
   in: ['port', 'size'],
   mmio_read: ['gpa', 'len', 'vcpu_stride'],
@@ -290,7 +294,12 @@ class Validator {
     if (r.has('protocol') && this.ctx.type !== 'snp') {
       r.fail('protocol', `protocol applies only to snp VMs, not ${this.ctx.type}`)
     }
-    r.oneOf('protocol', ['msr', 'ghcb'] as const)
+    const protocol = r.oneOf('protocol', ['msr', 'ghcb'] as const)
+    if (r.has('psc_entries') && (this.ctx.type !== 'snp' || protocol === 'msr')) {
+      r.fail('psc_entries', 'psc_entries applies only to snp VMs with the ghcb protocol')
+    }
+    // More than VMGEXIT_PSC_MAX_COUNT (253) is allowed so a program can meet KVM's header error.
+    r.int('psc_entries', 1, PROGRAM_LIMITS.maxPscEntries, '65536', false)
     this.span(r, gpa, npages * PAGE_SIZE, 'npages', 'map')
   }
 

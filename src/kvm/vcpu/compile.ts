@@ -40,6 +40,8 @@ export class CodeOp {
   priv = false
   pageSize: PageSizeName = '4k'
   msr = false
+  /** SNP GHCB protocol: entries per page state change request (random's conversions too). */
+  pscEntries: number = PROGRAM_DEFAULTS.psc_entries
   /** out/in/mmio: port and value. */
   port = 0
   value = 0
@@ -102,6 +104,7 @@ export function compileProgram (program: Program, type: VmType): Code {
           o.priv = i.private
           o.pageSize = i.page_size ?? PROGRAM_DEFAULTS.page_size
           o.msr = (i.protocol ?? PROGRAM_DEFAULTS.protocol) === 'msr'
+          o.pscEntries = i.psc_entries ?? PROGRAM_DEFAULTS.psc_entries
           break
         }
         case 'out':

@@ -2,7 +2,7 @@
 // (kvm-abi.md section 6; api-v1.md decision semantics). Pure: the caller performs the
 // conversion and records the result. Throws KvmError INVALID_ACTION; nothing changes then.
 import {
-  KVM_EXIT_HLT, KVM_EXIT_HYPERCALL, KVM_EXIT_IO, KVM_EXIT_IO_IN, KVM_EXIT_MEMORY_FAULT, KVM_EXIT_MMIO,
+  EAGAIN, EINVAL, KVM_EXIT_HLT, KVM_EXIT_HYPERCALL, KVM_EXIT_IO, KVM_EXIT_IO_IN, KVM_EXIT_MEMORY_FAULT, KVM_EXIT_MMIO,
   KVM_EXIT_SHUTDOWN, KVM_EXIT_SYSTEM_EVENT, KVM_HC_MAP_GPA_RANGE, KVM_MAP_GPA_RANGE_ENCRYPTED,
   KVM_MEMORY_EXIT_FLAG_PRIVATE, KVM_SYSTEM_EVENT_RESET, KVM_SYSTEM_EVENT_SHUTDOWN, PAGE_SIZE
 } from '../constants.js'
@@ -24,19 +24,30 @@ const refuse = (exit: ExitRecord, message: string): never => {
 
 const CONTINUE: DecisionOutcome = Object.freeze({ vm: 'continue' }) as DecisionOutcome
 
-export function planDecision (exit: ExitRecord, convertible: boolean, decision: Decision): DecisionPlan {
+/** What the vCPU's VM changes about decisions. */
+export interface DecideContext {
+  /**
+   * The hypercall is a TDX MapGPA or an SNP page state change on a KVM that accepts only
+   * 0, EAGAIN and EINVAL in hypercall.ret (kvm_is_valid_map_gpa_range_ret).
+   */
+  restrictRet: boolean
+}
+
+const PLAIN: DecideContext = Object.freeze({ restrictRet: false })
+
+export function planDecision (exit: ExitRecord, convertible: boolean, decision: Decision, ctx: DecideContext = PLAIN): DecisionPlan {
   if (typeof decision !== 'object' || decision === null) return refuse(exit, 'a decision must be an object')
   switch (decision.action) {
     case 'kill': return { applied: null, outcome: { vm: 'kill' } }
     case 'convert': return planConvert(exit, convertible)
-    case 'resume': return planResume(exit, decision)
+    case 'resume': return planResume(exit, decision, ctx)
     default: return refuse(exit, `unknown action ${JSON.stringify((decision as { action?: unknown }).action)}`)
   }
 }
 
 function planConvert (exit: ExitRecord, convertible: boolean): DecisionPlan {
   if (exit.exit_reason === KVM_EXIT_MEMORY_FAULT && exit.memory_fault !== undefined && exit.run.ret === -1) {
-    if (exit.run.errno === 'EHWPOISON') return refuse(exit, 'EHWPOISON: the page is poisoned; converting does not help (resume injects a machine check, or kill)')
+    if (exit.run.errno === 'EHWPOISON') return refuse(exit, 'EHWPOISON: the page is poisoned; converting does not help (resume with inject "mce", or kill)')
     if (!convertible) {
       return refuse(exit, 'converting cannot fix this fault: the private access has no guest_memfd behind it (no memslot, or a slot without guest_memfd)')
     }
@@ -56,20 +67,29 @@ function planConvert (exit: ExitRecord, convertible: boolean): DecisionPlan {
   return refuse(exit, 'convert applies only to KVM_EXIT_MEMORY_FAULT (EFAULT) and KVM_EXIT_HYPERCALL (KVM_HC_MAP_GPA_RANGE)')
 }
 
-function planResume (exit: ExitRecord, d: { ret?: number, data?: number[] }): DecisionPlan {
+function planResume (exit: ExitRecord, d: { ret?: number, data?: number[], inject?: unknown }, ctx: DecideContext): DecisionPlan {
   const isHypercall = exit.exit_reason === KVM_EXIT_HYPERCALL
   const readsData = (exit.exit_reason === KVM_EXIT_IO && exit.io?.direction === KVM_EXIT_IO_IN) ||
     (exit.exit_reason === KVM_EXIT_MMIO && exit.mmio?.is_write === false)
+  const poisoned = exit.exit_reason === KVM_EXIT_MEMORY_FAULT && exit.run.ret === -1 && exit.run.errno === 'EHWPOISON'
   if (d.ret !== undefined && !isHypercall) refuse(exit, 'ret applies only to a hypercall exit')
   if (d.data !== undefined && !readsData) refuse(exit, 'data applies only to an IO IN or an MMIO read')
+  if (d.inject !== undefined) {
+    if (d.inject !== 'mce') refuse(exit, 'inject must be "mce"')
+    if (!poisoned) refuse(exit, 'inject "mce" applies only to a KVM_EXIT_MEMORY_FAULT with errno EHWPOISON')
+  }
   switch (exit.exit_reason) {
     case KVM_EXIT_MEMORY_FAULT:
-      // Running again without a conversion re-executes the access. After EHWPOISON the
-      // VMM injects a machine check (QEMU does so for poisoned memory): see kvm-fidelity.md.
-      return { applied: exit.run.ret === -1 && exit.run.errno === 'EHWPOISON' ? { kind: 'mce' } : { kind: 'reexec' }, outcome: CONTINUE }
+      // Running again without a conversion re-executes the access; after EHWPOISON it faults
+      // again (kvm_gmem_get_pfn keeps returning -EHWPOISON) unless the VMM injects #MC first.
+      return { applied: d.inject === 'mce' ? { kind: 'mce' } : { kind: 'reexec' }, outcome: CONTINUE }
     case KVM_EXIT_HYPERCALL: {
       const ret = d.ret ?? 0
       if (!Number.isSafeInteger(ret)) refuse(exit, 'ret must be a safe integer')
+      if (ctx.restrictRet && ret !== 0 && ret !== EAGAIN && ret !== EINVAL) {
+        // kvm_is_valid_map_gpa_range_ret: KVM_RUN itself would fail with EINVAL.
+        throw new KvmError('INVALID_ACTION', `exit ${exit.exit} (${exit.reason}): KVM_RUN fails with EINVAL: hypercall.ret must be 0, EAGAIN (${EAGAIN}) or EINVAL (${EINVAL})`, { errno: 'EINVAL' })
+      }
       return { applied: { kind: 'hc', ret }, outcome: CONTINUE }
     }
     case KVM_EXIT_IO: {

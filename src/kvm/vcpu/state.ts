@@ -56,6 +56,11 @@ export interface VcpuData {
   stale: MemoryFault | null
   counters: VcpuCounters
   lastHypercall: HypercallOutcome | null
+  /**
+   * The kvm_run word under hypercall.flags, as the last exit left it (kvm_run is one page per
+   * vCPU, zeroed at creation, and the exit payloads share a union). SNP exits never write it.
+   */
+  runFlags: number
 }
 
 export function bootData (loops: number, rng: number[]): VcpuData {
@@ -74,6 +79,7 @@ export function bootData (loops: number, rng: number[]): VcpuData {
     decided: null,
     stale: null,
     counters: { accesses: 0, exits: 0, hypercall_errors: 0, machine_checks: 0, interrupts: 0 },
-    lastHypercall: null
+    lastHypercall: null,
+    runFlags: 0
   }
 }

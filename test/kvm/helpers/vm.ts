@@ -74,7 +74,7 @@ export function presetConfig (p: { memory_mib: number, memslots?: MemslotConfig[
 
 /**
  * A deterministic VMM: converts where it can; kills on a fault that conversion cannot fix
- * (or EHWPOISON when `killPoison`), on terminal events; otherwise resumes (IN/MMIO reads get data 0).
+ * on terminal events; injects #MC after EHWPOISON; otherwise resumes (IN/MMIO reads get data 0).
  */
 export function vmmAnswer (vm: Vm, e: ExitRecord): Decision {
   if (e.reason === 'KVM_EXIT_MEMORY_FAULT' || e.reason === 'KVM_EXIT_HYPERCALL') {
@@ -84,7 +84,7 @@ export function vmmAnswer (vm: Vm, e: ExitRecord): Decision {
       probe.decide(e.vcpu, e.exit, { action: 'convert' })
       return { action: 'convert' }
     } catch {
-      return e.run.ret === -1 && e.run.errno === 'EHWPOISON' ? { action: 'resume' } : { action: 'kill' }
+      return e.run.ret === -1 && e.run.errno === 'EHWPOISON' ? { action: 'resume', inject: 'mce' } : { action: 'kill' }
     }
   }
   if (e.reason === 'KVM_EXIT_SYSTEM_EVENT') return { action: 'kill' }
@@ -97,7 +97,7 @@ export function vmmAnswer (vm: Vm, e: ExitRecord): Decision {
 export function decideLikeVmm (vm: Vm, e: ExitRecord): DecisionOutcomeLike {
   if (e.reason === 'KVM_EXIT_MEMORY_FAULT' || e.reason === 'KVM_EXIT_HYPERCALL') {
     try { return vm.decide(e.vcpu, e.exit, { action: 'convert' }) } catch {
-      return vm.decide(e.vcpu, e.exit, e.run.ret === -1 && e.run.errno === 'EHWPOISON' ? { action: 'resume' } : { action: 'kill' })
+      return vm.decide(e.vcpu, e.exit, e.run.ret === -1 && e.run.errno === 'EHWPOISON' ? { action: 'resume', inject: 'mce' } : { action: 'kill' })
     }
   }
   return vm.decide(e.vcpu, e.exit, vmmAnswer(vm, e))

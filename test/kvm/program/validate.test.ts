@@ -133,6 +133,17 @@ void t.test('map_gpa: protocol only on snp', async t => {
   }
 })
 
+void t.test('map_gpa: psc_entries only on snp with the ghcb protocol, 1 .. 65536 (more than 253 is KVM\'s to refuse)', async t => {
+  accepts(t, [{ op: 'map_gpa', gpa: 0, npages: 1, private: true, psc_entries: 253 }], SNP)
+  accepts(t, [{ op: 'map_gpa', gpa: 0, npages: 1, private: true, protocol: 'ghcb', psc_entries: 65536 }], SNP)
+  rejects(t, [{ op: 'map_gpa', gpa: 0, npages: 1, private: true, psc_entries: 0 }], SNP, 'program[0].psc_entries')
+  rejects(t, [{ op: 'map_gpa', gpa: 0, npages: 1, private: true, psc_entries: 65537 }], SNP, 'program[0].psc_entries')
+  rejects(t, [{ op: 'map_gpa', gpa: 0, npages: 1, private: true, psc_entries: 1.5 }], SNP, 'program[0].psc_entries')
+  rejects(t, [{ op: 'map_gpa', gpa: 0, npages: 1, private: true, protocol: 'msr', psc_entries: 64 }], SNP, 'program[0].psc_entries')
+  rejects(t, [{ op: 'map_gpa', gpa: 0, npages: 1, private: true, psc_entries: 64 }], TDX, 'program[0].psc_entries')
+  t.equal(PROGRAM_DEFAULTS.psc_entries, 64, 'VMGEXIT_PSC_MAX_ENTRY, as Linux')
+})
+
 void t.test('tdx: map_gpa never carries the shared bit; the range may cross it (KVM answers)', async t => {
   rejects(t, [{ op: 'map_gpa', gpa: 2 ** 47, npages: 1, private: false }], TDX, 'program[0].gpa')
   accepts(t, [{ op: 'map_gpa', gpa: 2 ** 47, npages: 1, private: false }], TDX52)

@@ -51,7 +51,8 @@ export const HWPOISON: Preset = {
   name: 'hwpoison',
   description: 'Writes a private page, stops at a POST-code OUT (port 0x80, value 1) so that you can poison it ' +
     '(POST /v1/vms/{vm}/memory/poison {"gpa": 2 MiB + n * 4 KiB}), then reads it privately: KVM_EXIT_MEMORY_FAULT ' +
-    'with EHWPOISON. Resume injects a machine check and the guest reaches the second OUT (value 2).',
+    'with EHWPOISON, again on every plain resume. Resume with inject "mce" (a machine check) and the guest ' +
+    'abandons the read and reaches the second OUT (value 2).',
   types: ['sw_protected', 'snp', 'tdx'],
   memory_mib: 64,
   exits: 'KVM_EXIT_IO (OUT 0x80 = 1); KVM_EXIT_MEMORY_FAULT (EHWPOISON, flags PRIVATE, gpa 2 MiB + n * 4 KiB) ' +
