@@ -79,6 +79,7 @@ export const DecisionRecord = Type.Object({
   seq: Type.Integer({ description: 'The seq of the decided event' }),
   ret: Type.Optional(SafeInt),
   data: Type.Optional(ExitData),
+  inject: Type.Optional(Type.Literal('mce')),
   reason: Type.Optional(Type.String())
 }, { additionalProperties: false })
 /** A decision as the journal keeps it. */
@@ -95,6 +96,7 @@ export const decisionFields = {
   action: DecisionAction,
   ret: Type.Optional(Type.Integer({ minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER, description: 'resume: hypercall.ret for the guest (default 0)' })),
   data: Type.Optional(Type.Array(Type.Integer({ minimum: 0, maximum: 0xffffffff }), { maxItems: 65536, description: 'resume: the data for an IN or an MMIO read' })),
+  inject: Type.Optional(Type.Literal('mce', { description: 'resume after EHWPOISON: the VMM injects a machine check and the guest abandons the access (KVM_X86_SET_MCE)' })),
   reason: Type.Optional(Type.String({ maxLength: 256, description: 'Free text kept in the journal' }))
 }
 /** POST /v1/vms/{vm}/exits/{exit}/decision: the stream's decision without type/vm/exit. */

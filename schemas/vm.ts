@@ -49,6 +49,14 @@ export const Instruction = Type.Unsafe<Instruction>(
 )
 export const Program = Type.Array(Instruction, { maxItems: 1_000_000 })
 
+/**
+ * Which KVM behaviour to follow where kernels differ: '6.19' (the latest release) or 'next'
+ * (the KVM maintainers' queue: userspace may answer a TDX/SNP conversion with EAGAIN or
+ * EINVAL). docs/kvm-fidelity.md says what differs.
+ */
+export const KvmAbi = Type.Enum(['6.19', 'next'])
+export type KvmAbi = Static<typeof KvmAbi>
+
 export const CreateVmBody = Type.Object({
   name: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$', description: 'Unique per tenant' })),
   type: VmType,
@@ -62,6 +70,7 @@ export const CreateVmBody = Type.Object({
   program: Type.Optional(Program),
   preset: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   seed: Type.Optional(SafeUint),
+  kvm_abi: Type.Optional(KvmAbi),
   policy: Type.Optional(PolicyInput),
   autostart: Type.Optional(Type.Boolean())
 }, { additionalProperties: false })
@@ -91,6 +100,7 @@ export const VmView = Type.Object({
   initial_attributes: Type.Enum(['private', 'shared']),
   gpaw: Type.Optional(Type.Unsafe<48 | 52>({ type: 'integer', enum: [48, 52] })),
   seed: Type.Integer(),
+  kvm_abi: KvmAbi,
   preset: Nullable(Type.String()),
   program_length: Type.Integer(),
   policy: Policy,

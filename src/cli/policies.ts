@@ -15,6 +15,8 @@ export interface PolicyDecision {
   ret?: number
   /** IN values / MMIO read bytes for a resumed read. */
   data?: number[]
+  /** Resume after EHWPOISON with a machine check injected. */
+  inject?: 'mce'
   /** A note recorded with the decision. */
   reason?: string
 }
@@ -58,7 +60,8 @@ export function resumeNeutral (exit: ExitFields, reason?: string): PolicyDecisio
 /**
  * What QEMU does: convert every conversion request, explicit (MAP_GPA_RANGE) or implicit
  * (a memory fault with EFAULT); after EHWPOISON stop a private page's VM (conversion cannot
- * help) and resume a shared one (a machine check goes to the guest); kill on terminal
+ * help) and inject a machine check for a shared one (resume with inject "mce": a plain
+ * resume would fault again, as KVM_RUN does); kill on terminal
  * events; resume everything else with ret 0 / zero data.
  */
 export const alwaysConvert: Policy = (exit) => {
@@ -67,7 +70,7 @@ export const alwaysConvert: Policy = (exit) => {
     if (fault.errno === 'EFAULT') return { action: 'convert', reason: 'implicit conversion' }
     return faultWantsPrivate(fault)
       ? { action: 'kill', reason: 'hwpoisoned private page' }
-      : { action: 'resume', reason: 'machine check on a hwpoisoned shared page' }
+      : { action: 'resume', inject: 'mce', reason: 'machine check on a hwpoisoned shared page' }
   }
   if (mapGpaRangeOf(exit) !== undefined) return { action: 'convert', reason: 'explicit conversion' }
   if (isTerminal(exit)) return { action: 'kill', reason: 'the guest is gone' }

@@ -194,6 +194,7 @@ export class ExitStream extends TypedEmitter<ExitStreamEvents> {
       action,
       ...(opts.ret !== undefined ? { ret: opts.ret } : {}),
       ...(opts.data !== undefined ? { data: opts.data } : {}),
+      ...(opts.inject !== undefined ? { inject: opts.inject } : {}),
       ...(opts.reason !== undefined ? { reason: opts.reason } : {})
     }
     return await this.request<AckMessage>('decision', vm, message)

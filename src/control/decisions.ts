@@ -15,10 +15,16 @@ export type DecideInput = DecisionBody
 
 /** The core's decision for a wire decision (the journal keeps the wire one). */
 export function coreDecision (d: DecideInput): Decision {
-  if (d.action !== 'resume') return { action: d.action }
+  if (d.action !== 'resume') {
+    // ret, data and inject mean something to resume only: refused, not silently dropped.
+    const extra = (['ret', 'data', 'inject'] as const).filter(k => d[k] !== undefined)
+    if (extra.length > 0) throw new FaultlineError('VALIDATION', `${extra.join(', ')} ${extra.length === 1 ? 'goes' : 'go'} with resume only, not ${d.action}`)
+    return { action: d.action }
+  }
   const out: Decision = { action: 'resume' }
   if (d.ret !== undefined) out.ret = d.ret
   if (d.data !== undefined) out.data = d.data
+  if (d.inject !== undefined) out.inject = d.inject
   return out
 }
 
@@ -62,6 +68,7 @@ export class Decisions {
       entry.decision = { action: d.action, by, seq }
       if (d.action === 'resume' && d.ret !== undefined) entry.decision.ret = d.ret
       if (d.action === 'resume' && d.data !== undefined) entry.decision.data = d.data
+      if (d.action === 'resume' && d.inject !== undefined) entry.decision.inject = d.inject
       if (d.reason !== undefined) entry.decision.reason = d.reason
     }
     this.events.publish(rec, { vm: rec.id, tenant: rec.tenant, seq, type: 'decided', exit, frame: decidedFrame(rec.id, exit, seq, d.action, by) })

@@ -2,6 +2,7 @@
 // shapes (schemas/).
 import type { ExitView } from '../../schemas/exit.js'
 import type { VmCounters, VmView } from '../../schemas/vm.js'
+import { DEFAULT_KVM_ABI } from '../kvm/index.js'
 import type { ExitEntry, VmRecord } from './record.js'
 
 export function vmView (rec: VmRecord): VmView {
@@ -32,6 +33,7 @@ export function vmView (rec: VmRecord): VmView {
     memslots: rec.config.memslots,
     initial_attributes: rec.config.initial_attributes,
     seed: rec.config.seed,
+    kvm_abi: rec.config.kvm_abi ?? DEFAULT_KVM_ABI,
     preset: rec.preset,
     program_length: rec.config.program.length,
     policy: rec.policy,

@@ -1,13 +1,19 @@
 // POST /v1/vms's body → the core's VmConfig: a preset or a program, memory as slots or a
 // size, defaults per VM type, and this server's limits. The core validates the rest
 // (memslots, the program) and names the failing field.
-import type { MemslotConfig, VmConfig } from '../kvm/index.js'
+import { DEFAULT_KVM_ABI } from '../kvm/index.js'
+import type { KvmAbi as CoreKvmAbi, MemslotConfig, VmConfig } from '../kvm/index.js'
+import type { KvmAbi } from '../../schemas/vm.js'
 import { getPreset } from '../kvm/program/presets.js'
 import { validateProgram } from '../kvm/program/validate.js'
 import { FaultlineError } from '../errors.js'
 import type { CreateVmInput, Limits } from './types.js'
 
 const MIB = 1024 * 1024
+
+// The wire's kvm_abi names and the core's must be the same set: each assigns to the other.
+const _abiToCore = (a: KvmAbi): CoreKvmAbi => a
+const _abiFromCore = (a: CoreKvmAbi): KvmAbi => a
 
 export function buildVmConfig (body: CreateVmInput, limits: Limits): { config: VmConfig, preset: string | null } {
   if (body.vcpus > limits.maxVcpus) throw new FaultlineError('LIMIT_EXCEEDED', `vcpus ${body.vcpus} is over this server's limit of ${limits.maxVcpus}`)
@@ -46,7 +52,8 @@ export function buildVmConfig (body: CreateVmInput, limits: Limits): { config: V
     // The core names the failing field (INVALID_PROGRAM with its path).
     program: validateProgram(program, { type: body.type, gpaw, vcpus: body.vcpus, maxInstructions: limits.maxProgramOps }),
     seed: body.seed ?? 1,
-    hypercall_exit: true
+    hypercall_exit: true,
+    kvm_abi: body.kvm_abi ?? DEFAULT_KVM_ABI
   }
   return { config, preset }
 }

@@ -250,10 +250,8 @@ export class Session {
       else this.error('NOT_CONTROLLER', `this socket is not the controller of VM ${vm}`, f)
       return
     }
-    const input: Parameters<Control['apply']>[3] = m.action === 'resume'
-      ? { action: 'resume', ...(m.ret !== undefined ? { ret: m.ret } : {}), ...(m.data !== undefined ? { data: m.data } : {}) }
-      : { action: m.action }
-    if (m.reason !== undefined) input.reason = m.reason
+    // The decision's own fields, as sent: control refuses those that mean nothing for the action.
+    const { type: _type, id: _id, vm: _vm, exit: _exit, ...input } = m
     try {
       // Publishes `decided` to every subscriber (this socket too) before it returns.
       control.apply(this.principal, vm, exit, input, 'controller')

@@ -57,7 +57,7 @@ void t.test('tables, VM views, bytes and journal lines', async (t) => {
   const vm: VmInfo = {
     id: 'vm_1', name: null, type: 'tdx', state: 'running', vcpus: 2,
     memslots: [{ slot: 0, gpa: 0, size: 2 ** 31, guest_memfd: true }],
-    state_reason: 'start', initial_attributes: 'private', seed: 1, preset: null, program_length: 0, seq: 3,
+    state_reason: 'start', initial_attributes: 'private', seed: 1, kvm_abi: 'next', preset: null, program_length: 0, seq: 3,
     created_at: '2026-01-01T00:00:00.000Z',
     policy: { rules: [{ reason: 'KVM_EXIT_IO', action: 'resume' }], decision_timeout_ms: 500, on_timeout: 'kill' },
     counters: { exits: 3, pending: 0, decisions: 0, by_rule: 0, by_timeout: 0, accesses: 0, hypercall_errors: 0, machine_checks: 0, interrupts: 0 }

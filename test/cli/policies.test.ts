@@ -17,7 +17,7 @@ const ALWAYS_CONVERT: Record<ExitName, Omit<PolicyDecision, 'reason'>> = {
   faultPrivate: { action: 'convert' },
   faultShared: { action: 'convert' },
   poisonPrivate: { action: 'kill' },
-  poisonShared: { action: 'resume' },
+  poisonShared: { action: 'resume', inject: 'mce' },
   mapToShared: { action: 'convert' },
   mapToPrivate: { action: 'convert' },
   otherHypercall: { action: 'resume', ret: 0 },
