@@ -1,6 +1,6 @@
 // The built-in guest programs.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { PRESETS } from '../src/kvm/program/presets.js'
+import { PRESETS } from '../src/kvm/program/presets/index.js'
 import { errors, Page } from '../schemas/common.js'
 import { PresetView } from '../schemas/vm.js'
 

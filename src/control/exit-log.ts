@@ -5,7 +5,18 @@
 // hole until the table is rehashed, and iteration walks the holes. With 10k exits kept and
 // one dropped per exit, each walk crossed thousands of holes (~7 µs per exit, measured).
 // Ids are given in ascending order, so the oldest candidates are found by id instead.
-import type { ExitEntry } from './record.js'
+import type { DecisionRecord } from '../../schemas/exit.js'
+import type { ControlEvent } from './types.js'
+
+export interface ExitEntry {
+  /**
+   * The exit's event, frame encoded once: sent live, again to each new controller while
+   * pending, and parsed back for REST. The only copy of the exit kept (up to
+   * journalEvents per VM), so no message object beside it.
+   */
+  event: ControlEvent
+  decision: DecisionRecord | null
+}
 
 export class ExitLog {
   private readonly byId = new Map<number, ExitEntry>()

@@ -1,22 +1,12 @@
 // A VM as control/ keeps it: plain data (what a store will persist) beside the core's Vm
 // and the live bookkeeping (timers, scheduler marks) that a restart rebuilds.
-import type { DecisionRecord } from '../../schemas/exit.js'
 import type { Policy } from '../../schemas/vm.js'
 import type { VmState } from '../../schemas/common.js'
 import type { Vm, VmConfig } from '../kvm/index.js'
 import type { EventJournal } from './journal.js'
-import type { ExitLog } from './exit-log.js'
-import type { ControlEvent } from './types.js'
+import type { ExitEntry, ExitLog } from './exit-log.js'
 
-export interface ExitEntry {
-  /**
-   * The exit's event, frame encoded once: sent live, again to each new controller while
-   * pending, and parsed back for REST. The only copy of the exit kept (up to
-   * journalEvents per VM), so no message object beside it.
-   */
-  event: ControlEvent
-  decision: DecisionRecord | null
-}
+export type { ExitEntry }
 
 export interface PendingExit {
   vcpu: number

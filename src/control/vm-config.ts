@@ -4,7 +4,7 @@
 import { DEFAULT_KVM_ABI } from '../kvm/index.js'
 import type { KvmAbi as CoreKvmAbi, MemslotConfig, VmConfig } from '../kvm/index.js'
 import type { KvmAbi } from '../../schemas/vm.js'
-import { getPreset } from '../kvm/program/presets.js'
+import { getPreset } from '../kvm/program/presets/index.js'
 import { validateProgram } from '../kvm/program/validate.js'
 import { FaultlineError } from '../errors.js'
 import type { CreateVmInput, Limits } from './types.js'

@@ -13,8 +13,8 @@ import type {
   StepResult, VcpuInfo, VmConfig, VmType
 } from './types.js'
 import { DEFAULT_KVM_ABI, KVM_ABIS, KvmError } from './types.js'
-import { Vcpu } from './vcpu.js'
-import type { VcpuCore } from './vcpu.js'
+import { Vcpu } from './vcpu/vcpu.js'
+import type { VcpuCore } from './vcpu/vcpu.js'
 import { compileProgram } from './vcpu/compile.js'
 import type { Code } from './vcpu/compile.js'
 import type { VcpuData } from './vcpu/state.js'

@@ -1,7 +1,7 @@
 // The same config, seed and decisions give the same exits: each preset run twice.
 import t from 'tap'
 import { Vm } from '../../src/kvm/index.js'
-import { PRESETS } from '../../src/kvm/program/presets.js'
+import { PRESETS } from '../../src/kvm/program/presets/index.js'
 import { presetConfig, runAll } from './helpers/vm.js'
 
 void t.test('each preset, run twice with the same seed and the same decisions, gives identical exits', async t => {

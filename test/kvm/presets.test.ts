@@ -4,8 +4,8 @@ import {
   Vm, KVM_MAP_GPA_RANGE_ENCRYPTED as ENC, KVM_MAP_GPA_RANGE_PAGE_SZ_2M as SZ_2M, KVM_MEMORY_EXIT_FLAG_PRIVATE as FLAG_PRIVATE
 } from '../../src/kvm/index.js'
 import type { ExitRecord } from '../../src/kvm/index.js'
-import { PRESETS, getPreset } from '../../src/kvm/program/presets.js'
-import type { Preset } from '../../src/kvm/program/presets.js'
+import { PRESETS, getPreset } from '../../src/kvm/program/presets/index.js'
+import type { Preset } from '../../src/kvm/program/presets/index.js'
 import { MIB, mustExit, PAGE, presetConfig, runAll } from './helpers/vm.js'
 
 const GIB = 1024 * MIB

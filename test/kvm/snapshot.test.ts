@@ -2,7 +2,7 @@
 import t from 'tap'
 import { Vm } from '../../src/kvm/index.js'
 import type { VmSnapshot } from '../../src/kvm/index.js'
-import { PRESETS } from '../../src/kvm/program/presets.js'
+import { PRESETS } from '../../src/kvm/program/presets/index.js'
 import { mustExit, PAGE, presetConfig, runAll, vmWith } from './helpers/vm.js'
 
 const roundTrip = (vm: Vm): Vm => Vm.restore(JSON.parse(JSON.stringify(vm.snapshot())) as VmSnapshot)

@@ -6,7 +6,7 @@ import { KvmError } from '../../../src/kvm/types.js'
 import type { VmType } from '../../../src/kvm/types.js'
 import { validateProgram, PROGRAM_DEFAULTS } from '../../../src/kvm/program/validate.js'
 import type { ProgramContext } from '../../../src/kvm/program/validate.js'
-import { PRESETS } from '../../../src/kvm/program/presets.js'
+import { PRESETS } from '../../../src/kvm/program/presets/index.js'
 
 const ctx = (type: VmType, over: Partial<ProgramContext> = {}): ProgramContext =>
   ({ type, gpaw: 48, vcpus: 1, maxInstructions: 10000, ...over })

@@ -1,6 +1,6 @@
 // Boot-like presets: a confidential guest boots private, shares a bounce buffer with an
 // explicit conversion, does I/O through it, and takes it back.
-import type { Preset } from '../presets.js'
+import type { Preset } from './preset.js'
 import {
   BUFFERS, BUFFER_STRIDE, KERNEL, MiB, KiB, VIRTIO_ISR, VIRTIO_NOTIFY
 } from './layout.js'

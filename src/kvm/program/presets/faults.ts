@@ -1,6 +1,6 @@
 // Presets that walk the fault path (kvm-abi.md section 4): implicit conversions, guest bugs,
 // poison, and the private access that no conversion can satisfy.
-import type { Preset } from '../presets.js'
+import type { Preset } from './preset.js'
 import { GiB, KERNEL, KiB, MiB, POST_PORT } from './layout.js'
 
 const PAGE = 4096

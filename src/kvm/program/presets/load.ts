@@ -1,5 +1,5 @@
 // Load presets: many conversions, or almost nothing but I/O exits.
-import type { Preset } from '../presets.js'
+import type { Preset } from './preset.js'
 import {
   BUFFERS, BUFFER_STRIDE, MMIO_BASE, PCI_CONFIG_ADDRESS, PCI_CONFIG_DATA, UART_LSR, UART_THR
 } from './layout.js'

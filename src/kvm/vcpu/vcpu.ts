@@ -4,27 +4,27 @@
 import {
   KVM_EXIT_HYPERCALL_LONG_MODE, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, KVM_EXIT_MEMORY_FAULT, KVM_SYSTEM_EVENT_CRASH,
   PAGE_SIZE
-} from './constants.js'
-import { ACCESS_MEMORY_FAULT, ACCESS_MMIO, ACCESS_OK } from './fault-path.js'
-import type { AccessResult, FaultPath } from './fault-path.js'
+} from '../constants.js'
+import { ACCESS_MEMORY_FAULT, ACCESS_MMIO, ACCESS_OK } from '../fault-path.js'
+import type { AccessResult, FaultPath } from '../fault-path.js'
 import {
   hltExit, ioExit, mapGpaRangeExit, memoryFaultExit, mmioExit, shutdownExit, systemEventExit
-} from './exit-record.js'
-import { mapGpaRangeBegin, mapGpaRangeComplete } from './hypercall/map-gpa-range.js'
-import type { HcHost, HcResult } from './hypercall/result.js'
-import { SnpPsc } from './hypercall/snp-psc.js'
-import { TdxMapGpa } from './hypercall/tdx-map-gpa.js'
-import { Rng, vcpuSeed } from './program/rng.js'
-import type { Decision, DecisionOutcome, ExitRecord, KvmAbi, StepResult, VcpuInfo, VmType } from './types.js'
-import { KvmError } from './types.js'
+} from '../exit-record.js'
+import { mapGpaRangeBegin, mapGpaRangeComplete } from '../hypercall/map-gpa-range.js'
+import type { HcHost, HcResult } from '../hypercall/result.js'
+import { SnpPsc } from '../hypercall/snp-psc.js'
+import { TdxMapGpa } from '../hypercall/tdx-map-gpa.js'
+import { Rng, vcpuSeed } from '../program/rng.js'
+import type { Decision, DecisionOutcome, ExitRecord, KvmAbi, StepResult, VcpuInfo, VmType } from '../types.js'
+import { KvmError } from '../types.js'
 import {
   OP_HLT, OP_IN, OP_LOOP_END, OP_LOOP_START, OP_MAP_GPA, OP_MMIO_READ, OP_MMIO_WRITE, OP_OUT, OP_PANIC,
   OP_PV_ACCESS, OP_RANDOM, OP_READ, OP_SHUTDOWN, OP_SWEEP, OP_WRITE
-} from './vcpu/compile.js'
-import type { Code, CodeOp } from './vcpu/compile.js'
-import { planDecision } from './vcpu/decide.js'
-import { bootData } from './vcpu/state.js'
-import type { Completion, HcState, RandomDraw, VcpuData } from './vcpu/state.js'
+} from './compile.js'
+import type { Code, CodeOp } from './compile.js'
+import { planDecision } from './decide.js'
+import { bootData } from './state.js'
+import type { Completion, HcState, RandomDraw, VcpuData } from './state.js'
 
 /** What a vCPU needs from its VM. */
 export interface VcpuCore {
