@@ -1,11 +1,10 @@
 // The built-in guest programs.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { PRESETS } from '../src/kvm/program/presets/index.js'
 import { errors, Page } from '../schemas/common.js'
 import { PresetView } from '../schemas/vm.js'
 
 const presetRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const body = { items: [...PRESETS], next: null }
+  const body = { items: app.control.presets(), next: null }
   app.get('/presets', {
     schema: { operationId: 'listPresets', tags: ['presets'], summary: 'The built-in guest programs', response: { 200: Page(PresetView), ...errors() } }
   }, async () => body)

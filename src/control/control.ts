@@ -6,9 +6,10 @@ import type { Principal } from '../auth/types.js'
 import { canChange } from '../auth/roles.js'
 import type { DecidedBy, Page, VmAction, VmState } from '../../schemas/common.js'
 import type { ExitView, ExitsQuery } from '../../schemas/exit.js'
-import type { ListQuery, VmView } from '../../schemas/vm.js'
+import type { ListQuery, PresetView, VmView } from '../../schemas/vm.js'
 import { FaultlineError } from '../errors.js'
 import { Vm } from '../kvm/index.js'
+import { PRESETS } from '../kvm/program/presets/index.js'
 import type { AttributeExtent, BackingExtent, MemoryAttributes, VcpuInfo } from '../kvm/index.js'
 import { Decisions } from './decisions.js'
 import type { DecideInput } from './decisions.js'
@@ -159,6 +160,11 @@ export class Control {
     requireChange(principal, `${action} VMs`)
     this.actions.act(rec, action, by)
     return vmView(rec)
+  }
+
+  /** The built-in guest programs, as GET /v1/presets lists them. */
+  presets (): PresetView[] {
+    return PRESETS.map(p => ({ ...p }))
   }
 
   // ---- memory and vCPUs ---------------------------------------------------------------
