@@ -37,4 +37,3 @@ export async function start (env: NodeJS.ProcessEnv = process.env): Promise<void
   await app.listen({ host: config.host, port: config.port })
 }
 
-await start()

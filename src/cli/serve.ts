@@ -1,5 +1,4 @@
-// `faultline serve`: the server, as `npm start` runs it. src/server.ts starts on import
-// (reading HOST, PORT and the rest from the environment), so flags become variables first.
+// `faultline serve`: the server, as `npm start` runs it, with flags turned into HOST and PORT.
 // Imported lazily: every other command stays free of Fastify and SQLite.
 
 export interface ServeOptions { host?: string, port?: number }
@@ -14,8 +13,6 @@ export function serveEnv (opts: ServeOptions, env: NodeJS.ProcessEnv): NodeJS.Pr
 }
 
 export async function runServe (opts: ServeOptions): Promise<void> {
-  Object.assign(process.env, serveEnv(opts, process.env))
-  const server: Record<string, unknown> = await import('../server.js')
-  // A server module that exports main() instead of starting on import is started here.
-  if (typeof server.main === 'function') await (server.main as () => Promise<void>)()
+  const { start } = await import('../server.js')
+  await start(serveEnv(opts, process.env))
 }
