@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { resolveTokens } from '../../src/auth/bootstrap.js'
 import { generateAdminToken, TokenConfigError, tokensFileModeWarning } from '../../src/auth/tokens.js'
+import { plainEnv } from '../child-env.js'
 
 const ENTRY = { token: '0123456789abcdef', tenant: 't', role: 'admin' as const }
 
@@ -124,7 +125,7 @@ void t.test('by default the generated token goes to stderr, never to stdout', as
 /** Runs the server entry (src/main.ts) as `npm start` would, with its own data dir. */
 function runMain (data: string): { exit: Promise<number | null>, stdout: () => string, stderr: () => string, kill: () => void } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', FAULTLINE_DATA_DIR: data, FAULTLINE_TOKEN: '', FAULTLINE_TOKENS_FILE: '', LOG_LEVEL: 'info' },
+    env: plainEnv({ HOST: '127.0.0.1', PORT: '0', FAULTLINE_DATA_DIR: data, FAULTLINE_TOKEN: '', FAULTLINE_TOKENS_FILE: '', LOG_LEVEL: 'info' }),
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let out = ''

@@ -8,6 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { plainEnv } from '../child-env.js'
 
 // npm install, a build and a server start: far longer than the suite's per-file default.
 t.setTimeout(300_000)
@@ -20,11 +21,8 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
 const serverEntry = pkg.bin['faultline-server'] ?? ''
 
 /** The child's environment: no test-runner loaders (a production process has none), no npm chatter. */
-function childEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false', ...extra }
-  delete env.NODE_OPTIONS
-  return env
-}
+const childEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv =>
+  plainEnv({ npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false', ...extra })
 
 async function run (cmd: string, args: string[], cwd: string, timeoutMs: number, env: Record<string, string> = {}): Promise<string> {
   return await new Promise((resolve, reject) => {
