@@ -10,6 +10,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DockerfileParser } from 'dockerfile-ast'
 import type { Instruction } from 'dockerfile-ast'
+import { plainEnv } from '../child-env.js'
 import { build } from '../helper.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
@@ -134,7 +135,7 @@ void t.test('the HEALTHCHECK runs node, and its script passes on a serving serve
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : 0
   const check = async (p: number): Promise<number> => await new Promise(resolve => {
-    const child = execFile(process.execPath, argv.slice(1), { env: { PATH: process.env.PATH, PORT: String(p) }, timeout: 10_000 }, () => resolve(child.exitCode ?? -1))
+    const child = execFile(process.execPath, argv.slice(1), { env: plainEnv({ PORT: String(p) }), timeout: 10_000 }, () => resolve(child.exitCode ?? -1))
   })
   t.equal(await check(port), 0, 'healthy while /healthz answers 200')
   await app.close()
