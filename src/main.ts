@@ -1,12 +1,15 @@
-// The server's entry point (`npm start`, the container's CMD): start, or stop with exit
-// code 78 (EX_CONFIG) and a message naming each bad variable.
+#!/usr/bin/env node
+// The server process: `npm start`, the container's CMD and the `faultline-server` command.
+// A bad configuration, or a token file refused at start (a symlink at <data>/token), is one
+// line on stderr and exit code 78 (EX_CONFIG), naming what is wrong.
+import { TokenConfigError } from './auth/tokens.js'
 import { ConfigError } from './config.js'
 import { start } from './server.js'
 
 try {
   await start()
 } catch (e) {
-  if (!(e instanceof ConfigError)) throw e
+  if (!(e instanceof ConfigError) && !(e instanceof TokenConfigError)) throw e
   process.stderr.write(`faultline: ${e.message}\n`)
-  process.exit(78)
+  process.exit(78) // EX_CONFIG
 }

@@ -2,7 +2,7 @@
 // [{"token","tenant","role"}], or neither: a random admin token made at start, printed once
 // and written to <data dir>/token with mode 0600.
 import { randomBytes } from 'node:crypto'
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { ROLES } from './types.js'
 import type { Role } from './types.js'
@@ -52,13 +52,46 @@ export function readTokensFile (path: string): TokenEntry[] {
   return parseTokensFile(text, path)
 }
 
+/** A warning when the tokens file (or what its symlink points to) is readable by group or others. */
+export function tokensFileModeWarning (path: string): string | null {
+  // Windows has no such mode bits.
+  if (process.platform === 'win32') return null
+  const mode = statSync(path).mode & 0o777
+  if ((mode & 0o044) === 0) return null
+  const who = (mode & 0o040) !== 0 && (mode & 0o004) !== 0 ? 'group and others' : (mode & 0o040) !== 0 ? 'group' : 'others'
+  return `tokens file ${path} is readable by ${who} (mode 0${mode.toString(8)}); it holds bearer tokens: chmod 600 it`
+}
+
 /** Makes a random admin token and writes it to <dataDir>/token, mode 0600 (dir made). */
 export function generateAdminToken (dataDir: string): { token: string, path: string } {
   const token = randomBytes(32).toString('base64url')
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const path = join(dataDir, 'token')
-  writeFileSync(path, token + '\n', { mode: 0o600 })
-  // writeFileSync keeps an existing file's mode; make sure it is 0600 either way.
-  chmodSync(path, 0o600)
+  writeTokenFile(path, token)
   return { token, path }
+}
+
+/** Writes the token into a plain file of its own at path, never through a symlink or link. */
+function writeTokenFile (path: string, token: string): void {
+  let fd: number
+  try {
+    // O_NOFOLLOW: a symlink planted at the path would send the token (and the chmod) elsewhere.
+    // O_NONBLOCK: a FIFO there fails at once instead of hanging the start.
+    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ELOOP') throw new TokenConfigError(`${path} is a symbolic link: refusing to write the admin token through it (remove it, or set FAULTLINE_TOKEN)`)
+    throw new TokenConfigError(`cannot write the admin token to ${path} (${code ?? (e as Error).message})`)
+  }
+  try {
+    // Checked before truncating, so a hard link to another file is refused, not emptied.
+    const st = fstatSync(fd)
+    if (!st.isFile() || st.nlink !== 1) throw new TokenConfigError(`${path} is not a plain file with a single link: refusing to write the admin token there`)
+    // An existing file keeps its mode on open: make it 0600 either way.
+    fchmodSync(fd, 0o600)
+    ftruncateSync(fd, 0)
+    writeSync(fd, token + '\n')
+  } finally {
+    closeSync(fd)
+  }
 }

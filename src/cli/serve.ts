@@ -14,12 +14,12 @@ export function serveEnv (opts: ServeOptions, env: NodeJS.ProcessEnv): NodeJS.Pr
 
 /** Starts the server; a bad configuration is exit code 78 (EX_CONFIG), as with npm start. */
 export async function runServe (opts: ServeOptions, err: (line: string) => void): Promise<number> {
-  const [{ start }, { ConfigError }] = await Promise.all([import('../server.js'), import('../config.js')])
+  const [{ start }, { ConfigError }, { TokenConfigError }] = await Promise.all([import('../server.js'), import('../config.js'), import('../auth/tokens.js')])
   try {
     await start({ env: serveEnv(opts, process.env) })
     return 0
   } catch (e) {
-    if (!(e instanceof ConfigError)) throw e
+    if (!(e instanceof ConfigError) && !(e instanceof TokenConfigError)) throw e
     err(`faultline: ${e.message}`)
     return 78
   }
