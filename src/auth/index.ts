@@ -3,9 +3,9 @@ import { findDigest, sha256 } from './compare.js'
 import type { TokenEntry } from './tokens.js'
 import type { Principal } from './types.js'
 
-export { canChange, canControl, canSeeTenant } from './roles.js'
+export { canControl } from './roles.js'
 export { findDigest, sha256 } from './compare.js'
-export type { Principal, Role } from './types.js'
+export type { Principal } from './types.js'
 export type { TokenEntry } from './tokens.js'
 
 export interface Auth {

@@ -41,26 +41,6 @@ export function mustExit (vm: Vm, vcpu = 0): ExitRecord {
   return e
 }
 
-/** Runs to the end, answering every exit with `answer` (default: convert where possible, else resume). */
-export function drive (vm: Vm, vcpu = 0, answer: (e: ExitRecord) => Decision = defaultAnswer, maxExits = 10_000): ExitRecord[] {
-  const out: ExitRecord[] = []
-  for (let i = 0; i < maxExits; i++) {
-    const e = nextExit(vm, vcpu)
-    if (e === null) return out
-    out.push(e)
-    const outcome = vm.decide(vcpu, e.exit, answer(e))
-    if (outcome.vm !== 'continue') return out
-  }
-  throw new Error('too many exits')
-}
-
-export function defaultAnswer (e: ExitRecord): Decision {
-  if (e.reason === 'KVM_EXIT_MEMORY_FAULT' && e.run.ret === -1 && e.run.errno === 'EFAULT') return { action: 'convert' }
-  if (e.reason === 'KVM_EXIT_HYPERCALL') return { action: 'convert' }
-  if (e.reason === 'KVM_EXIT_SYSTEM_EVENT') return { action: 'kill' }
-  return { action: 'resume' }
-}
-
 /** A VM for a preset: its own memslots, or one slot of memory_mib at 0 (guest_memfd on confidential types). */
 export function presetConfig (p: { memory_mib: number, memslots?: MemslotConfig[], program: Program }, type: VmConfig['type'], vcpus = 2, seed = 7): VmConfig {
   return config({
