@@ -9,17 +9,18 @@
 //   EXIT_NOT_PENDING if the first copy had landed).
 import WebSocket from 'ws'
 import type { RawData } from 'ws'
+import { STREAM_PROTOCOL } from '../../schemas/protocol.js'
 import { AsyncQueue } from './async-queue.js'
 import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js'
 import type { BackoffOptions } from './backoff.js'
 import { EventCursors } from './dedupe.js'
 import { TypedEmitter } from './emitter.js'
 import { FaultlineStreamError } from './errors.js'
-import { BEARER_SUBPROTOCOL_PREFIX, STREAM_PROTOCOL, STREAM_SUBPROTOCOL } from '../../schemas/protocol.js'
+import { openConnection } from './connection.js'
+import { RequestTracker } from './requests.js'
+import type { NewRequest, PendingRequest } from './requests.js'
 import type {
-  AckMessage, ClientMessage, DecidedMessage, DecisionAction, DecisionOptions, ErrorMessage,
-  ExitFields, ExitMessage, HelloMessage, Role, ServerMessage, StateMessage, SubscribedMessage,
-  RevokedMessage
+  AckMessage, DecidedMessage, DecisionAction, DecisionMessage, DecisionOptions, ErrorMessage, ExitFields, ExitMessage, HelloMessage, RevokedMessage, Role, ServerMessage, StateMessage, SubscribeMessage, SubscribedMessage
 } from './types.js'
 
 
@@ -74,48 +75,23 @@ export interface ExitStreamEvents {
   close: undefined
 }
 
-type RequestKind = 'subscribe' | 'unsubscribe' | 'decision'
-
-interface PendingRequest {
-  id: string
-  kind: RequestKind
-  vm: string
-  message: ClientMessage
-  sent: boolean
-  /** SEQ_EXPIRED: the since we asked for, to report the gap once subscribed afresh. */
-  gapSince?: number
-  resolve: (reply: never) => void
-  reject: (error: FaultlineStreamError) => void
-  timer: ReturnType<typeof setTimeout> | undefined
-}
-
 interface Subscription { role: Role, takeover: boolean }
-
-const httpToWs = (base: string): string => {
-  const url = new URL('v1/stream', base.endsWith('/') ? base : base + '/')
-  url.protocol = url.protocol === 'https:' ? 'wss:' : url.protocol === 'http:' ? 'ws:' : url.protocol
-  return url.toString()
-}
 
 export class ExitStream extends TypedEmitter<ExitStreamEvents> {
   private readonly opts: ExitStreamOptions
   private readonly backoff: Required<BackoffOptions> | undefined
   private readonly heartbeatTimeoutMs: number
   private readonly pingIntervalMs: number
-  private readonly requestTimeoutMs: number
   private readonly queue: AsyncQueue<ExitMessage>
   private readonly cursors = new EventCursors()
   private readonly subs = new Map<string, Subscription>()
-  private readonly requests = new Map<string, PendingRequest>()
+  private readonly requests: RequestTracker
   private ws: WebSocket | undefined
   private connected = false
   private closing = false
   private failed: FaultlineStreamError | undefined
   private fatal: FaultlineStreamError | undefined
   private attempts = 0
-  private nextId = 1
-  private lastTraffic = 0
-  private heartbeat: ReturnType<typeof setInterval> | undefined
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined
   private readonly readyPromise: Promise<HelloMessage>
   private resolveReady!: (hello: HelloMessage) => void
@@ -130,7 +106,7 @@ export class ExitStream extends TypedEmitter<ExitStreamEvents> {
       : { ...DEFAULT_BACKOFF, ...(typeof opts.reconnect === 'object' ? opts.reconnect : {}) }
     this.heartbeatTimeoutMs = opts.heartbeatTimeoutMs ?? 30_000
     this.pingIntervalMs = opts.pingIntervalMs ?? Math.max(1, Math.floor(this.heartbeatTimeoutMs / 3))
-    this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000
+    this.requests = new RequestTracker(opts.requestTimeoutMs ?? 30_000)
     this.queue = new AsyncQueue(opts.exitBuffer ?? 10_000)
     this.readyPromise = new Promise((resolve, reject) => { this.resolveReady = resolve; this.rejectReady = reject })
     // Nobody may await ready(): a failed first connection must not be an unhandled rejection.
@@ -163,14 +139,14 @@ export class ExitStream extends TypedEmitter<ExitStreamEvents> {
   async subscribe (vm: string, opts: SubscribeOptions): Promise<SubscribedMessage> {
     this.subs.set(vm, { role: opts.role, takeover: opts.takeover === true })
     if (opts.since !== undefined) this.cursors.resumeFrom(vm, opts.since)
-    const message: ClientMessage = {
+    const message: SubscribeMessage = {
       type: 'subscribe',
       vm,
       role: opts.role,
       ...(opts.since !== undefined ? { since: opts.since } : {}),
       ...(opts.takeover === true ? { takeover: true } : {})
     }
-    return await this.request<SubscribedMessage>('subscribe', vm, message)
+    return await this.request<SubscribedMessage>((resolve, reject) => ({ kind: 'subscribe', vm, message, resolve, reject }))
   }
 
   /** Stops the VM's events on this socket and forgets the subscription. */
@@ -178,7 +154,7 @@ export class ExitStream extends TypedEmitter<ExitStreamEvents> {
     this.subs.delete(vm)
     // Not connected: there is nothing to undo on the server, the next socket will not ask for it.
     if (!this.connected) return
-    await this.request<AckMessage>('unsubscribe', vm, { type: 'unsubscribe', vm })
+    await this.request<AckMessage | undefined>((resolve, reject) => ({ kind: 'unsubscribe', vm, message: { type: 'unsubscribe', vm }, resolve, reject }))
   }
 
   /**
@@ -187,7 +163,7 @@ export class ExitStream extends TypedEmitter<ExitStreamEvents> {
    */
   async decide (vm: string, exit: number | ExitFields, action: DecisionAction, opts: DecisionOptions = {}): Promise<AckMessage> {
     const exitId = typeof exit === 'number' ? exit : exit.exit
-    const message: ClientMessage = {
+    const message: DecisionMessage = {
       type: 'decision',
       vm,
       exit: exitId,
@@ -197,7 +173,7 @@ export class ExitStream extends TypedEmitter<ExitStreamEvents> {
       ...(opts.inject !== undefined ? { inject: opts.inject } : {}),
       ...(opts.reason !== undefined ? { reason: opts.reason } : {})
     }
-    return await this.request<AckMessage>('decision', vm, message)
+    return await this.request<AckMessage>((resolve, reject) => ({ kind: 'decision', vm, message, resolve, reject }))
   }
 
   /**
@@ -222,7 +198,6 @@ export class ExitStream extends TypedEmitter<ExitStreamEvents> {
     if (this.closedPromise !== undefined) return await this.closedPromise
     this.closing = true
     clearTimeout(this.reconnectTimer)
-    this.stopHeartbeat()
     const ws = this.ws
     this.closedPromise = new Promise<void>((resolve) => {
       if (ws === undefined || ws.readyState === WebSocket.CLOSED) { resolve(); return }
@@ -237,43 +212,36 @@ export class ExitStream extends TypedEmitter<ExitStreamEvents> {
   // ---- connection ------------------------------------------------------------------------
 
   private connect (): void {
-    const token = this.opts.token
-    const subprotocol = this.opts.auth === 'subprotocol'
-    const protocols = subprotocol ? [STREAM_SUBPROTOCOL, ...(token !== undefined ? [BEARER_SUBPROTOCOL_PREFIX + token] : [])] : undefined
-    const headers: Record<string, string> = {}
-    if (!subprotocol && token !== undefined) headers.authorization = `Bearer ${token}`
-    const ws = new WebSocket(httpToWs(this.opts.url), protocols, { headers })
-    this.ws = ws
-    ws.on('open', () => { this.lastTraffic = Date.now(); this.startHeartbeat(ws) })
-    ws.on('message', (data: RawData) => { this.lastTraffic = Date.now(); this.onMessage(data) })
-    ws.on('pong', () => { this.lastTraffic = Date.now() })
-    ws.on('ping', () => { this.lastTraffic = Date.now() })
-    ws.on('unexpected-response', (_req, res) => {
-      const status = res.statusCode ?? 0
-      res.resume()
-      // A refused token will be refused again: retrying would only hammer the server.
-      if (status === 401 || status === 403) {
-        this.fatal = new FaultlineStreamError('UNAUTHORIZED', `the server refused the stream upgrade (HTTP ${status})`)
-      }
-      ws.terminate()
+    const ws = openConnection({
+      url: this.opts.url,
+      token: this.opts.token,
+      auth: this.opts.auth,
+      heartbeatTimeoutMs: this.heartbeatTimeoutMs,
+      pingIntervalMs: this.pingIntervalMs
+    }, {
+      message: (data) => { this.onMessage(data) },
+      refused: (status) => {
+        // A refused token will be refused again: retrying would only hammer the server.
+        if (status === 401 || status === 403) {
+          this.fatal = new FaultlineStreamError('UNAUTHORIZED', `the server refused the stream upgrade (HTTP ${status})`)
+        }
+      },
+      close: (code, reason) => { this.onClose(ws, code, reason) }
     })
-    // 'close' always follows; the error only explains it.
-    ws.on('error', () => {})
-    ws.on('close', (code: number, reason: Buffer) => { this.onClose(ws, code, reason.toString()) })
+    this.ws = ws
   }
 
   private onClose (ws: WebSocket, code: number, reason: string): void {
     if (ws !== this.ws) return
     this.ws = undefined
-    this.stopHeartbeat()
     const wasConnected = this.connected
     this.connected = false
     if (this.closing || this.failed !== undefined) return
     if (wasConnected) this.emit('disconnect', { code, reason })
-    for (const req of [...this.requests.values()]) {
+    for (const req of this.requests.all()) {
       if (!req.sent) continue
       // An unsubscribe needs no retry: the next socket does not subscribe that VM.
-      if (req.kind === 'unsubscribe') { this.settle(req); req.resolve(undefined as never); continue }
+      if (req.kind === 'unsubscribe') { this.requests.settle(req); req.resolve(undefined); continue }
       req.sent = false
     }
     if (this.fatal !== undefined) { this.finish(this.fatal, true); return }
@@ -295,57 +263,21 @@ export class ExitStream extends TypedEmitter<ExitStreamEvents> {
   private finish (error: FaultlineStreamError, failed: boolean): void {
     if (failed) this.failed = error
     this.rejectReady(error)
-    for (const req of [...this.requests.values()]) { this.settle(req); req.reject(error) }
+    this.requests.rejectAll(error)
     this.queue.end(failed ? error : undefined)
     this.emit('close', undefined)
   }
 
-  private startHeartbeat (ws: WebSocket): void {
-    if (this.heartbeatTimeoutMs <= 0) return
-    this.heartbeat = setInterval(() => {
-      if (Date.now() - this.lastTraffic > this.heartbeatTimeoutMs) {
-        // No pong, no message: the peer or the path is gone even if TCP has not noticed.
-        ws.terminate()
-        return
-      }
-      ws.ping()
-    }, this.pingIntervalMs)
-    this.heartbeat.unref?.()
-  }
-
-  private stopHeartbeat (): void {
-    clearInterval(this.heartbeat)
-    this.heartbeat = undefined
-  }
-
   // ---- requests --------------------------------------------------------------------------
 
-  private async request<T> (kind: RequestKind, vm: string, message: ClientMessage): Promise<T> {
+  /** Tracks a request and sends it now if a socket is open (else after the next hello). */
+  private async request<T> (make: (resolve: (reply: T) => void, reject: (e: FaultlineStreamError) => void) => NewRequest): Promise<T> {
     if (this.failed !== undefined) throw this.failed
     if (this.closing) throw new FaultlineStreamError('CLOSED', 'the stream was closed')
     return await new Promise<T>((resolve, reject) => {
-      const req = this.track(kind, vm, message, resolve as (r: never) => void, reject)
+      const req = this.requests.track(make(resolve, reject))
       if (this.connected) this.send(req)
     })
-  }
-
-  private track (kind: RequestKind, vm: string, message: ClientMessage,
-    resolve: (r: never) => void, reject: (e: FaultlineStreamError) => void): PendingRequest {
-    const id = `c${this.nextId++}`
-    const req: PendingRequest = { id, kind, vm, message, sent: false, resolve, reject, timer: undefined }
-    if (this.requestTimeoutMs > 0) {
-      req.timer = setTimeout(() => {
-        this.settle(req)
-        req.reject(new FaultlineStreamError('TIMEOUT', `no reply to ${kind} ${vm} in ${this.requestTimeoutMs} ms`, { vm }))
-      }, this.requestTimeoutMs)
-    }
-    this.requests.set(id, req)
-    return req
-  }
-
-  private settle (req: PendingRequest): void {
-    clearTimeout(req.timer)
-    this.requests.delete(req.id)
   }
 
   private send (req: PendingRequest): void {
@@ -358,13 +290,13 @@ export class ExitStream extends TypedEmitter<ExitStreamEvents> {
   /** After hello: subscriptions first (so decisions find us controller), then the rest. */
   private flush (): void {
     const subscribing = new Set<string>()
-    for (const req of this.requests.values()) {
+    for (const req of this.requests.all()) {
       if (req.kind === 'subscribe' && !req.sent) { this.send(req); subscribing.add(req.vm) }
     }
     for (const [vm, sub] of this.subs) {
       if (!subscribing.has(vm)) this.resubscribe(vm, sub)
     }
-    for (const req of this.requests.values()) {
+    for (const req of this.requests.all()) {
       if (!req.sent) this.send(req)
     }
   }
@@ -374,15 +306,19 @@ export class ExitStream extends TypedEmitter<ExitStreamEvents> {
     // A controller that was never revoked reclaims its VM: its old socket may still be
     // registered on a server that has not yet noticed it died.
     const takeover = sub.takeover || sub.role === 'controller'
-    const message: ClientMessage = {
+    const message: SubscribeMessage = {
       type: 'subscribe',
       vm,
       role: sub.role,
       ...(since !== undefined ? { since } : {}),
       ...(takeover ? { takeover: true } : {})
     }
-    const req = this.track('subscribe', vm, message, () => {}, (error) => {
-      if (error.code !== 'CLOSED') this.emit('error', error)
+    const req = this.requests.track({
+      kind: 'subscribe',
+      vm,
+      message,
+      resolve: () => {},
+      reject: (error) => { if (error.code !== 'CLOSED') this.emit('error', error) }
     })
     this.send(req)
   }
@@ -440,47 +376,36 @@ export class ExitStream extends TypedEmitter<ExitStreamEvents> {
     this.flush()
   }
 
-  private findRequest (id: unknown, kind?: RequestKind, vm?: string): PendingRequest | undefined {
-    if (id !== undefined && id !== null) {
-      const req = this.requests.get(String(id))
-      if (req !== undefined) return req
-    }
-    // A reply without our id can still be matched by what it is about.
-    if (kind === undefined || vm === undefined) return undefined
-    for (const req of this.requests.values()) {
-      if (req.sent && req.kind === kind && req.vm === vm) return req
-    }
-    return undefined
-  }
-
   private onSubscribed (msg: SubscribedMessage): void {
-    const req = this.findRequest(msg.id, 'subscribe', msg.vm)
-    const asked = req?.message.type === 'subscribe' ? req.message.since : undefined
+    const found = this.requests.find(msg.id, 'subscribe', msg.vm)
+    const req = found?.kind === 'subscribe' ? found : undefined
+    const asked = req?.message.since
     // Without `since` nothing older is replayed: start at the VM's current seq.
     if (asked === undefined && msg.vm !== '*') this.cursors.startAt(msg.vm, msg.seq)
     if (req !== undefined) {
-      this.settle(req)
+      this.requests.settle(req)
       if (req.gapSince !== undefined) this.emit('gap', { vm: msg.vm, since: req.gapSince, seq: msg.seq })
-      req.resolve(msg as never)
+      req.resolve(msg)
     }
     this.emit('subscribed', msg)
   }
 
   private onAck (msg: AckMessage): void {
-    const req = this.findRequest(msg.id)
-    if (req === undefined) return
-    this.settle(req)
-    req.resolve(msg as never)
+    const req = this.requests.find(msg.id)
+    // A subscribe is answered by `subscribed`; an ack after it only marks the end of its backlog.
+    if (req === undefined || req.kind === 'subscribe') return
+    this.requests.settle(req)
+    req.resolve(msg)
   }
 
   private onError (msg: ErrorMessage): void {
-    const req = this.findRequest(msg.id, msg.vm !== undefined && msg.exit === undefined ? 'subscribe' : undefined, msg.vm)
+    const req = this.requests.find(msg.id, msg.vm !== undefined && msg.exit === undefined ? 'subscribe' : undefined, msg.vm)
     const error = new FaultlineStreamError(msg.code, msg.message, {
       ...(msg.vm !== undefined ? { vm: msg.vm } : {}),
       ...(msg.exit !== undefined ? { exit: msg.exit } : {})
     })
     if (req === undefined) { this.emit('error', error); return }
-    if (req.kind === 'subscribe' && msg.code === 'SEQ_EXPIRED' && req.message.type === 'subscribe' && req.message.since !== undefined) {
+    if (req.kind === 'subscribe' && msg.code === 'SEQ_EXPIRED' && req.message.since !== undefined) {
       // The events after `since` are gone: take the VM from now on and report the hole.
       req.gapSince = req.message.since
       const { since: _dropped, ...fresh } = req.message
@@ -488,7 +413,7 @@ export class ExitStream extends TypedEmitter<ExitStreamEvents> {
       this.send(req)
       return
     }
-    this.settle(req)
+    this.requests.settle(req)
     if (req.kind === 'subscribe') this.subs.delete(req.vm)
     req.reject(error)
   }
