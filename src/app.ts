@@ -132,6 +132,7 @@ export async function buildApp (opts: BuildOptions): Promise<FastifyInstance> {
   // STREAM: routes/stream.ts registers here (`await app.register(streamRoutes, { prefix: '/v1' })`);
   // request.principal is already set by the auth hook (header or bearer.<token> subprotocol).
   await app.register(streamRoutes, { prefix: '/v1' })
+  await app.register(import('../routes/dashboard.js'))
 
   app.addHook('onClose', async () => { opts.control.close() })
   return app
