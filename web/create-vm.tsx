@@ -61,13 +61,14 @@ export function CreateVm ({ client, onCreated }: CreateVmProps) {
     <form class="create" onSubmit={(ev) => { void submit(ev) }} aria-labelledby="create-h">
       <h2 id="create-h">Create a VM</h2>
       <div class="fields">
-        <label>Name <input value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="optional" autocomplete="off" /></label>
-        <label>Type
-          <select value={type} onChange={(e) => setType(e.currentTarget.value as VmType)}>
+        <div><label for="vm-name">Name</label><input id="vm-name" value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="optional" autocomplete="off" /></div>
+        <div>
+          <label for="vm-type">Type</label>
+          <select id="vm-type" value={type} onChange={(e) => setType(e.currentTarget.value as VmType)}>
             {TYPES.map(t => <option key={t} value={t}>{t}</option>)}
           </select>
-        </label>
-        <label>vCPUs <input type="number" min={1} max={256} value={vcpus} onInput={(e) => setVcpus(e.currentTarget.value)} /></label>
+        </div>
+        <div><label for="vm-vcpus">vCPUs</label><input id="vm-vcpus" type="number" min={1} max={256} value={vcpus} onInput={(e) => setVcpus(e.currentTarget.value)} /></div>
       </div>
       <fieldset>
         <legend>Guest program</legend>
@@ -76,20 +77,19 @@ export function CreateVm ({ client, onCreated }: CreateVmProps) {
       </fieldset>
       {source === 'preset'
         ? <div class="preset">
-          <label>Preset
-            <select value={chosen?.name ?? ''} onChange={(e) => setPreset(e.currentTarget.value)} aria-describedby="preset-desc">
-              {forType.map(p => <option key={p.name} value={p.name}>{p.name}</option>)}
-            </select>
-          </label>
+          <label for="vm-preset">Preset</label>
+          <select id="vm-preset" value={chosen?.name ?? ''} onChange={(e) => setPreset(e.currentTarget.value)} aria-describedby="preset-desc">
+            {forType.map(p => <option key={p.name} value={p.name}>{p.name}</option>)}
+          </select>
           <p id="preset-desc" class="preset-desc">
             {chosen === undefined ? 'No preset runs on this type.' : `${chosen.description} (${chosen.memory_mib} MiB; exits: ${chosen.exits})`}
           </p>
         </div>
         : <div class="program">
-          <label>Program (JSON, docs/programs.md)
-            <textarea rows={6} class="mono" value={program} onInput={(e) => setProgram(e.currentTarget.value)} spellcheck={false} />
-          </label>
-          <label>Memory (MiB) <input type="number" min={1} value={memory} onInput={(e) => setMemory(e.currentTarget.value)} /></label>
+          <label for="vm-program">Program (JSON, docs/programs.md)</label>
+          <textarea id="vm-program" rows={6} class="mono" value={program} onInput={(e) => setProgram(e.currentTarget.value)} spellcheck={false} />
+          <label for="vm-memory">Memory (MiB)</label>
+          <input id="vm-memory" type="number" min={1} value={memory} onInput={(e) => setMemory(e.currentTarget.value)} />
         </div>}
       <label class="inline"><input type="checkbox" checked={autostart} onChange={(e) => setAutostart(e.currentTarget.checked)} /> start it at once</label>
       {error !== null && <p role="alert" class="error">{error}</p>}

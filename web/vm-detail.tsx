@@ -164,11 +164,6 @@ export function VmDetail ({ vm, client, live, onChanged, onDeleted }: VmDetailPr
           : 'Observing: you see every exit and decision; the decision buttons work once you take the controller role.'}</p>
       </section>
 
-      <div class="sparks">
-        <Sparkline label="Exit rate (last 60 s)" values={log.rates(now)} unit="/s" />
-        <Sparkline label="Decision latency (last 60 decisions seen)" values={log.latency()} unit="ms" format={(v) => v < 10 ? v.toFixed(1) : String(Math.round(v))} />
-      </div>
-
       <section aria-labelledby="map-h">
         <h3 id="map-h">Guest-physical memory</h3>
         <MemoryMap vm={vm} client={client} changes={memoryChanges} />
@@ -178,6 +173,11 @@ export function VmDetail ({ vm, client, live, onChanged, onDeleted }: VmDetailPr
         <h3 id="pending-h">Pending exits</h3>
         <PendingExits rows={log.pending()} controller={controller} busy={busy} onDecide={(n, a) => { void decide(n, a) }} />
       </section>
+
+      <div class="sparks">
+        <Sparkline label="Exit rate (last 60 s)" values={log.rates(now)} unit="/s" />
+        <Sparkline label="Decision latency (last 60 decisions seen)" values={log.latency()} unit="ms" format={(v) => v < 10 ? v.toFixed(1) : String(Math.round(v))} />
+      </div>
 
       <section aria-labelledby="log-h">
         <h3 id="log-h">Exits and decisions</h3>
