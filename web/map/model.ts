@@ -10,39 +10,29 @@ export interface Range { gpa: number, size: number }
 /** Sorted, non-overlapping ranges; answers "how many bytes of [a, b) they cover" in O(log n). */
 export class RangeIndex {
   readonly count: number
-  private readonly starts: Float64Array
-  private readonly ends: Float64Array
   /** Bytes covered before range i. */
   private readonly before: Float64Array
 
-  constructor (ranges: readonly Range[]) {
-    this.count = ranges.length
-    this.starts = new Float64Array(ranges.length)
-    this.ends = new Float64Array(ranges.length)
-    this.before = new Float64Array(ranges.length)
+  /** starts and ends hold `count` ranges (the arrays may be longer). */
+  constructor (private readonly starts: Float64Array, private readonly ends: Float64Array, count = starts.length) {
+    this.count = count
+    this.before = new Float64Array(count)
     let sum = 0
-    for (let i = 0; i < ranges.length; i++) {
-      const r = ranges[i] as Range
-      this.starts[i] = r.gpa
-      this.ends[i] = r.gpa + r.size
+    for (let i = 0; i < count; i++) {
       this.before[i] = sum
-      sum += r.size
+      sum += (ends[i] as number) - (starts[i] as number)
     }
+  }
+
+  static of (ranges: readonly Range[]): RangeIndex {
+    return new RangeIndex(Float64Array.from(ranges, r => r.gpa), Float64Array.from(ranges, r => r.gpa + r.size))
   }
 
   /** Covered bytes below x. */
   private coveredBelow (x: number): number {
-    // The last range starting at or below x.
-    let lo = 0
-    let hi = this.count - 1
-    let found = -1
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1
-      if ((this.starts[mid] as number) <= x) { found = mid; lo = mid + 1 } else hi = mid - 1
-    }
+    const found = lastAtOrBelow(this.starts, this.count, x)
     if (found < 0) return 0
-    const start = this.starts[found] as number
-    return (this.before[found] as number) + Math.min(x, this.ends[found] as number) - start
+    return (this.before[found] as number) + Math.min(x, this.ends[found] as number) - (this.starts[found] as number)
   }
 
   /** Bytes of [a, b) inside the ranges. */
@@ -51,19 +41,38 @@ export class RangeIndex {
   }
 }
 
+/** The last index i < count with starts[i] <= x, or -1. */
+function lastAtOrBelow (starts: Float64Array, count: number, x: number): number {
+  let lo = 0
+  let hi = count - 1
+  let found = -1
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1
+    if ((starts[mid] as number) <= x) { found = mid; lo = mid + 1 } else hi = mid - 1
+  }
+  return found
+}
+
 export const isPrivate = (e: AttributeExtent): boolean => (e.attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE) !== 0
+
+/** Extents held in typed arrays: a million of them cost three arrays, not a million objects. */
+export interface ExtentArrays { starts: Float64Array, ends: Float64Array, attrs: Float64Array, count: number }
 
 /**
  * The attribute extents over [lo, hi) with every gap filled as attributes 0 (shared) and
- * equal neighbours merged, so that a list of them reads as the whole guest.
+ * equal neighbours merged, so that they read as the whole guest.
  */
-export function fillExtents (extents: readonly AttributeExtent[], lo: number, hi: number): AttributeExtent[] {
-  const out: AttributeExtent[] = []
+export function fillArrays (extents: readonly AttributeExtent[], lo: number, hi: number): ExtentArrays {
+  const cap = extents.length * 2 + 1
+  const out: ExtentArrays = { starts: new Float64Array(cap), ends: new Float64Array(cap), attrs: new Float64Array(cap), count: 0 }
   const push = (gpa: number, end: number, attributes: number): void => {
     if (end <= gpa) return
-    const last = out[out.length - 1]
-    if (last !== undefined && last.attributes === attributes && last.gpa + last.size === gpa) last.size = end - last.gpa
-    else out.push({ gpa, size: end - gpa, attributes })
+    const last = out.count - 1
+    if (last >= 0 && out.attrs[last] === attributes && out.ends[last] === gpa) { out.ends[last] = end; return }
+    out.starts[out.count] = gpa
+    out.ends[out.count] = end
+    out.attrs[out.count] = attributes
+    out.count++
   }
   let at = lo
   for (const e of extents) {
@@ -78,13 +87,21 @@ export function fillExtents (extents: readonly AttributeExtent[], lo: number, hi
   return out
 }
 
+export function fillExtents (extents: readonly AttributeExtent[], lo: number, hi: number): AttributeExtent[] {
+  const a = fillArrays(extents, lo, hi)
+  return Array.from({ length: a.count }, (_, i) => extentOf(a, i))
+}
+
+const extentOf = (a: ExtentArrays, i: number): AttributeExtent =>
+  ({ gpa: a.starts[i] as number, size: (a.ends[i] as number) - (a.starts[i] as number), attributes: a.attrs[i] as number })
+
 /** One guest's map: its bounds, extents and the indexes the drawing asks. */
 export class GuestMap {
   readonly lo: number
   readonly hi: number
-  readonly extents: AttributeExtent[]
   readonly memslots: readonly Memslot[]
   readonly poisoned: Range[]
+  private readonly extents: ExtentArrays
   private readonly privateIndex: RangeIndex
   private readonly gmemIndex: RangeIndex
   private readonly plainIndex: RangeIndex
@@ -95,22 +112,38 @@ export class GuestMap {
     this.memslots = slots
     this.lo = slots.length > 0 ? Math.min(...slots.map(s => s.gpa)) : 0
     this.hi = slots.length > 0 ? Math.max(...slots.map(s => s.gpa + s.size)) : 0
-    this.extents = fillExtents(attributes, this.lo, this.hi)
+    this.extents = fillArrays(attributes, this.lo, this.hi)
     this.poisoned = backing.filter(b => b.poisoned).map(b => ({ gpa: b.gpa, size: b.size }))
-    this.privateIndex = new RangeIndex(this.extents.filter(isPrivate))
-    this.gmemIndex = new RangeIndex(slots.filter(s => s.guest_memfd))
-    this.plainIndex = new RangeIndex(slots.filter(s => !s.guest_memfd))
-    this.poisonIndex = new RangeIndex(this.poisoned)
+    this.privateIndex = this.privateRanges()
+    this.gmemIndex = RangeIndex.of(slots.filter(s => s.guest_memfd))
+    this.plainIndex = RangeIndex.of(slots.filter(s => !s.guest_memfd))
+    this.poisonIndex = RangeIndex.of(this.poisoned)
   }
 
+  private privateRanges (): RangeIndex {
+    const e = this.extents
+    const starts = new Float64Array(e.count)
+    const ends = new Float64Array(e.count)
+    let n = 0
+    for (let i = 0; i < e.count; i++) {
+      if (((e.attrs[i] as number) & KVM_MEMORY_ATTRIBUTE_PRIVATE) === 0) continue
+      starts[n] = e.starts[i] as number
+      ends[n] = e.ends[i] as number
+      n++
+    }
+    return new RangeIndex(starts, ends, n)
+  }
+
+  /** How many extents the guest has, gaps filled. */
+  get extentCount (): number { return this.extents.count }
+
   /** The index of the first extent ending above gpa (binary search). */
-  firstExtentAt (gpa: number): number {
+  private firstExtentAt (gpa: number): number {
     let lo = 0
-    let hi = this.extents.length
+    let hi = this.extents.count
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      const e = this.extents[mid] as AttributeExtent
-      if (e.gpa + e.size <= gpa) lo = mid + 1
+      if ((this.extents.ends[mid] as number) <= gpa) lo = mid + 1
       else hi = mid
     }
     return lo
@@ -120,14 +153,16 @@ export class GuestMap {
   extentsIn (start: number, end: number, limit: number): { items: AttributeExtent[], total: number } {
     const first = this.firstExtentAt(start)
     const last = this.firstExtentAt(end) // the extent holding `end`, or past the last
-    const stop = last < this.extents.length && (this.extents[last] as AttributeExtent).gpa < end ? last + 1 : last
-    return { items: this.extents.slice(first, Math.min(stop, first + limit)), total: stop - first }
+    const stop = last < this.extents.count && (this.extents.starts[last] as number) < end ? last + 1 : last
+    const items: AttributeExtent[] = []
+    for (let i = first; i < Math.min(stop, first + limit); i++) items.push(extentOf(this.extents, i))
+    return { items, total: stop - first }
   }
 
   /** The extent holding gpa, if the guest has one there. */
   extentAt (gpa: number): AttributeExtent | undefined {
-    const e = this.extents[this.firstExtentAt(gpa)]
-    return e !== undefined && e.gpa <= gpa ? e : undefined
+    const i = this.firstExtentAt(gpa)
+    return i < this.extents.count && (this.extents.starts[i] as number) <= gpa ? extentOf(this.extents, i) : undefined
   }
 
   /** Per pixel column of the view [start, end): what fraction is private, in a guest_memfd slot, in a plain slot; poisoned at all. */
