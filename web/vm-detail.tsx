@@ -37,17 +37,27 @@ export function VmDetail ({ vm, client, live, onChanged, onDeleted }: VmDetailPr
   const heading = useRef<HTMLHeadingElement>(null)
   const bump = (): void => setVersion(v => v + 1)
 
-  // A new VM: forget the old role, read its journal, move focus to it.
+  // A new VM: forget the old role, read its journal, move focus to it. After the stream
+  // comes back, read the journal again: events of the gap are there (merging is idempotent).
   useEffect(() => {
     setRole('observer'); setConflict(false); setMessage(''); setConfirmDelete(false)
     heading.current?.focus()
     let stale = false
-    const since = Math.max(0, (vm.seq ?? 0) - 1000)
-    Promise.all([client.exits(vm.id, { since, limit: 1000 }), client.exits(vm.id, { pending: true, limit: 1000 })])
-      .then(([recent, pending]) => { if (!stale) { log.addJournal(recent.items); log.addJournal(pending.items); bump() } })
-      .catch((e: unknown) => { if (!stale) setMessage(describeError(e)) })
+    const readJournal = (): void => {
+      const since = Math.max(0, (vm.seq ?? 0) - 1000)
+      Promise.all([client.exits(vm.id, { since, limit: 1000 }), client.exits(vm.id, { pending: true, limit: 1000 })])
+        .then(([recent, pending]) => { if (!stale) { log.addJournal(recent.items); log.addJournal(pending.items); bump() } })
+        .catch((e: unknown) => { if (!stale) setMessage(describeError(e)) })
+    }
+    readJournal()
+    let dropped = false
+    const offStatus = live.onStatus((s) => {
+      if (s === 'closed') dropped = true
+      if (s === 'open' && dropped) { dropped = false; readJournal(); setMemoryChanges(c => c + 1) }
+    })
     return () => {
       stale = true
+      offStatus()
       // Leaves the VM's own subscription (the page-wide "*" still brings its events).
       live.unsubscribe(vm.id).catch(() => {})
     }
