@@ -11,6 +11,7 @@ import { VmDetail } from './vm-detail.js'
 import { VmList } from './vm-list.js'
 
 const REFRESH_MS = 5000
+const BATCH_MS = 50
 
 export interface DashboardProps {
   token: string
@@ -70,18 +71,32 @@ export function Dashboard ({ token, onSignOut }: DashboardProps) {
       // A socket refused before hello looks like any failed socket: ask REST whether the token still holds.
       if (s === 'closed' && live.failures > 0) void refresh()
     })
-    const offEvent = live.onEvent((ev) => {
+    // A busy VM sends thousands of events a second: apply them in batches, one render each.
+    let batch: LiveEvent[] = []
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const flush = (): void => {
+      const events = batch
+      batch = []
+      timer = undefined
       setVms(list => {
-        const next = applyEvent(list, ev)
-        if (next === null) { void refresh(); return list }
-        return next
+        let out = list
+        for (const ev of events) {
+          const next = applyEvent(out, ev)
+          if (next === null) { void refresh(); continue }
+          out = next
+        }
+        return out
       })
+    }
+    const offEvent = live.onEvent((ev) => {
+      batch.push(ev)
+      timer ??= setTimeout(flush, BATCH_MS)
     })
     const offError = live.onError((e) => setNotice(describeError(e)))
     live.start()
     void refresh()
-    const timer = setInterval(() => { void refresh() }, REFRESH_MS)
-    return () => { offStatus(); offEvent(); offError(); clearInterval(timer); live.close() }
+    const poll = setInterval(() => { void refresh() }, REFRESH_MS)
+    return () => { offStatus(); offEvent(); offError(); clearInterval(poll); clearTimeout(timer); live.close() }
   }, [live, refresh])
 
   const open = (id: string | null): void => {

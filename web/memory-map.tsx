@@ -83,9 +83,14 @@ export function MemoryMap ({ vm, client, changes }: MemoryMapProps) {
     const t0 = performance.now()
     drawMap(canvas.current, map, view)
     setDrawMs(performance.now() - t0)
+  }, [map, view, width])
+
+  // The range fields follow the view, not the data: a refresh must not undo what is being typed.
+  useEffect(() => {
+    if (view === null) return
     setFrom(hex(view.start))
     setTo(hex(view.end))
-  }, [map, view, width])
+  }, [view?.start, view?.end])
 
   if (vm.memslots.length === 0) return <p>This VM has no memory.</p>
   if (map === null || view === null) return <p role="status">{error ?? 'Loading the memory map…'}</p>

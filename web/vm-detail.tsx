@@ -35,7 +35,12 @@ export function VmDetail ({ vm, client, live, onChanged, onDeleted }: VmDetailPr
   const [confirmDelete, setConfirmDelete] = useState(false)
   const [now, setNow] = useState(Date.now())
   const heading = useRef<HTMLHeadingElement>(null)
-  const bump = (): void => setVersion(v => v + 1)
+  const pendingBump = useRef<ReturnType<typeof setTimeout> | undefined>(undefined)
+  // The log is mutable; one render per 50 ms however many events came.
+  const bump = (): void => {
+    pendingBump.current ??= setTimeout(() => { pendingBump.current = undefined; setVersion(v => v + 1) }, 50)
+  }
+  useEffect(() => () => clearTimeout(pendingBump.current), [])
 
   // A new VM: forget the old role, read its journal, move focus to it. After the stream
   // comes back, read the journal again: events of the gap are there (merging is idempotent).

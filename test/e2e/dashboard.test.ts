@@ -31,6 +31,7 @@ const GiB = 2 ** 30
 // draw.ts's fills (patternAt): each state is two colours, base and pattern.
 const PRIVATE_RGB = ['3f2a8c', '9c86e8']
 const SHARED_RGB = ['c8eee2', '17604f']
+const POISON_RGB = ['b3122a', 'ffd1d7']
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 
@@ -49,15 +50,15 @@ async function checkA11y (t: Test, page: Page, what: string): Promise<void> {
   t.same(bad.map(v => `${v.id}: ${v.help} (${JSON.stringify(v.nodes.map(n => n.target))})`), [], `axe: no serious or critical violation on ${what}`)
 }
 
-/** The fill drawn at x (0..1 across the map) in the attributes lane. */
-async function fillAt (page: Page, fraction: number): Promise<'private' | 'shared' | string> {
+/** The fill drawn at x (0..1 across the map) in a lane (y, 0..1 down the map: 0.2 is the attributes lane). */
+async function fillAt (page: Page, fraction: number, y = 0.2): Promise<'private' | 'shared' | 'poison' | string> {
   const rgb = await page.evaluate(`(() => {
     const canvas = document.querySelector('canvas.map-canvas')
     const x = Math.min(canvas.width - 1, Math.floor(canvas.width * ${fraction}))
-    const d = canvas.getContext('2d').getImageData(x, Math.round(canvas.height * 0.2), 1, 1).data
+    const d = canvas.getContext('2d').getImageData(x, Math.round(canvas.height * ${y}), 1, 1).data
     return [d[0], d[1], d[2]].map(v => v.toString(16).padStart(2, '0')).join('')
   })()`) as string
-  return PRIVATE_RGB.includes(rgb) ? 'private' : SHARED_RGB.includes(rgb) ? 'shared' : rgb
+  return PRIVATE_RGB.includes(rgb) ? 'private' : SHARED_RGB.includes(rgb) ? 'shared' : POISON_RGB.includes(rgb) ? 'poison' : rgb
 }
 
 /** The rows of the map's extent table: [start, size, attributes]. */
@@ -231,7 +232,20 @@ if (!existsSync(CHROMIUM)) {
     t.match(await pending.innerText(), /KVM_EXIT_IO.*port 0x80 data 0x7/s)
     t.equal(await pending.getByRole('button', { name: 'Resume' }).isDisabled(), true, 'observing: no decision from here')
     const vm = (await client.listVms()).items[0]
+    if (vm === undefined) throw new Error('the VM was not created')
     t.match(vm, { type: 'sw_protected', program_length: 1, memslots: [{ size: 16 * 2 ** 20 }] })
+
+    // A poisoned page sends no event: Refresh shows it, in its own lane and in words.
+    t.equal(await fillAt(page, 0.6, 0.94), 'f3f3f1', 'no poison lane mark before')
+    await client.poison(vm.id, 0x9000)
+    await page.getByRole('button', { name: 'Refresh' }).click()
+    await page.locator('p.slots', { hasText: 'poisoned: 0x9000' }).waitFor()
+    await page.getByRole('textbox', { name: 'From', exact: true }).fill('0x8000')
+    await page.getByRole('textbox', { name: 'To', exact: true }).fill('0x18000')
+    await page.getByRole('textbox', { name: 'To', exact: true }).press('Enter')
+    await page.locator('canvas.map-canvas[data-view-start="0x8000"]').waitFor()
+    // 64 KiB across: the page at 0x9000 is the 1/16 .. 2/16 of the width.
+    t.same([await fillAt(page, 0.03, 0.94), await fillAt(page, 0.09, 0.94), await fillAt(page, 0.5, 0.94)], ['f3f3f1', 'poison', 'f3f3f1'], 'the poisoned page, and only it, is marked')
     t.same(problems, [], 'no CSP violation or page error')
   })
 }
