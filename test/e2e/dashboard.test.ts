@@ -1,7 +1,8 @@
 // The dashboard in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core)
 // against the real server on 127.0.0.1: a wrong token is refused with a message; sign in,
 // create a TDX VM on tdx-boot, watch its first exit arrive, Convert it, see the map change
-// exactly where the exit said (page and REST), kill the VM. Each page passes axe-core with
+// exactly where the exit said (page and REST), kill the VM; a pasted program, a poisoned
+// page, taking over from another controller. Each page passes axe-core with
 // no serious or critical violation, under its own CSP with no violation reported.
 // Screenshots at a laptop and a phone width go to .tap/dashboard/ (and, with
 // FAULTLINE_UPDATE_SCREENSHOT=1, the laptop one to docs/dashboard.png).
@@ -212,7 +213,7 @@ if (!existsSync(CHROMIUM)) {
     t.same(problems, [], 'no CSP violation or page error')
   })
 
-  void t.test('a pasted program: the server\'s refusal is shown, a good one runs', async t => {
+  void t.test('a pasted program (refused, then run); a poisoned page; taking over from another controller', async t => {
     const { url, client } = await serve(t)
     const { page, problems } = await openPage(await browser(t), url)
     await page.getByLabel('Token', { exact: true }).fill(TOKENS.operatorA)
@@ -246,6 +247,21 @@ if (!existsSync(CHROMIUM)) {
     await page.locator('canvas.map-canvas[data-view-start="0x8000"]').waitFor()
     // 64 KiB across: the page at 0x9000 is the 1/16 .. 2/16 of the width.
     t.same([await fillAt(page, 0.03, 0.94), await fillAt(page, 0.09, 0.94), await fillAt(page, 0.5, 0.94)], ['f3f3f1', 'poison', 'f3f3f1'], 'the poisoned page, and only it, is marked')
+
+    // Another client controls the VM: the page says so, takes over, and decides.
+    const other = client.stream({ reconnect: false })
+    t.teardown(() => other.close())
+    await other.subscribe(vm.id, { role: 'controller' })
+    await page.getByRole('button', { name: 'Take the controller role' }).click()
+    await page.getByRole('button', { name: 'Take over' }).waitFor()
+    t.match(await page.locator('p.message').innerText(), /Another client controls this VM/)
+    const revoked = new Promise(resolve => other.once('revoked', resolve))
+    await page.getByRole('button', { name: 'Take over' }).click()
+    await page.locator('article.vm[data-role="controller"]').waitFor()
+    t.match(await revoked, { type: 'revoked', vm: vm.id }, 'the other client was revoked')
+    await pending.getByRole('button', { name: 'Resume' }).click()
+    await page.locator('table.exits tr[data-exit="1"][data-decision="resume by controller"]').waitFor()
+    t.match((await client.exits(vm.id)).items[0], { exit: 1, decision: { action: 'resume', by: 'controller' } }, 'REST: decided by the page')
     t.same(problems, [], 'no CSP violation or page error')
   })
 }
