@@ -107,7 +107,7 @@ if (!existsSync(CHROMIUM)) {
   const why = `${CHROMIUM} is missing (Debian: apt-get install chromium)`
   // CI installs it (.ci/run): there its absence is a failure, not a reason to skip.
   if (process.env.CI === 'true') t.fail(`${why}: the dashboard's browser test must run in CI`)
-  else t.plan(0, `skip: ${why}; the dashboard's browser test needs it`)
+  else t.plan(0, `${why}; the dashboard's browser test needs it`)
 } else {
   void t.before(async () => { await buildWeb() })
 
