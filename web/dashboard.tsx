@@ -46,6 +46,7 @@ export function Dashboard ({ token, onSignOut }: DashboardProps) {
   const client = useMemo(() => clientFor(token), [token])
   const live = useMemo(() => new LiveStream(token, window.location.origin), [token])
   const [vms, setVms] = useState<VmInfo[]>([])
+  const [loaded, setLoaded] = useState(false)
   const [selected, setSelected] = useState<string | null>(vmFromHash())
   const [status, setStatus] = useState<LiveStatus>('connecting')
   const [notice, setNotice] = useState('')
@@ -58,6 +59,7 @@ export function Dashboard ({ token, onSignOut }: DashboardProps) {
       const all: VmInfo[] = []
       for await (const vm of client.allVms({ limit: 500 })) all.push(vm)
       setVms(all)
+      setLoaded(true)
     } catch (e) {
       if (isUnauthorized(e)) onSignOut('The server no longer accepts this token. Sign in again.')
       else setNotice(describeError(e))
@@ -124,7 +126,9 @@ export function Dashboard ({ token, onSignOut }: DashboardProps) {
         </section>
         <section class="panel detail" id="detail" aria-label="The open VM">
           {vm === undefined
-            ? <p class="muted">{selected === null ? 'Open a VM from the list, or create one.' : 'Loading…'}</p>
+            ? <p class="muted">{selected === null
+              ? 'Open a VM from the list, or create one.'
+              : loaded ? `There is no VM ${selected} (deleted, or the server restarted).` : 'Loading…'}</p>
             : <VmDetail key={vm.id} vm={vm} client={client} live={live} onChanged={() => { void refresh() }} onDeleted={() => { open(null); void refresh() }} />}
         </section>
       </main>

@@ -22,7 +22,7 @@ export class LiveError extends Error {
   }
 }
 
-interface Pending { resolve: (ack: AckMessage) => void, reject: (e: LiveError) => void, message: ClientMessage }
+interface Pending { resolve: (ack: AckMessage) => void, reject: (e: LiveError) => void }
 
 type Listener<T> = (value: T) => void
 
@@ -123,7 +123,7 @@ export class LiveStream {
     if (ws === undefined || !this.ready) throw new LiveError('DISCONNECTED', 'the stream is not connected')
     const id = `w${this.nextId++}`
     return await new Promise<AckMessage>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, message })
+      this.pending.set(id, { resolve, reject })
       ws.send(JSON.stringify({ ...message, id }))
     })
   }
