@@ -24,6 +24,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY routes ./routes
 COPY schemas ./schemas
+COPY web ./web
+COPY scripts ./scripts
 RUN npm run build
 
 # The runtime: no compiler, no dev dependencies, no sources; code owned by root and read-only

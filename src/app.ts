@@ -28,6 +28,7 @@ import exitRoutes from '../routes/exits.js'
 import presetRoutes from '../routes/presets.js'
 import metricsRoutes from '../routes/metrics.js'
 import streamRoutes from '../routes/stream.js'
+import dashboardRoutes from '../routes/dashboard.js'
 import './app-types.js'
 
 export interface AppOptions {
@@ -74,6 +75,7 @@ const faultline: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   await app.register(vcpuRoutes, { prefix: '/v1' })
   await app.register(exitRoutes, { prefix: '/v1' })
   await app.register(streamRoutes, { prefix: '/v1' })
+  await app.register(dashboardRoutes)
 }
 
 /** The app as a plugin: its decorators (control, auth, streamHub...) reach the instance it is registered on. */
