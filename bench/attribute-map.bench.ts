@@ -1,4 +1,4 @@
-// The attribute map against KVM's own layout, one entry per 4 KiB page (kvm-abi.md section 3:
+// The attribute map against KVM's own layout, one entry per 4 KiB page (docs/spec/kvm-abi.md section 3:
 // "very suboptimal"), measured in the same run. Per-page baselines live at 64 GiB (2^24
 // entries); at 1 TiB a per-page array would be 2^28 entries, so 1 TiB figures have no baseline.
 import { AttributeMap } from '../src/kvm/attribute-map.js'

@@ -1,4 +1,4 @@
-// GET /v1/stream: the WebSocket that carries exits out and decisions back (api-v1.md). The
+// GET /v1/stream: the WebSocket that carries exits out and decisions back (docs/spec/api-v1.md). The
 // auth hook has already refused an upgrade without a valid token (401, before any socket);
 // this route refuses an upgrade that offers subprotocols but not faultline.v1, and opens a
 // session on the app's hub (src/plugins/stream-hub.ts). Everything else is src/stream/.

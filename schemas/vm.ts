@@ -1,4 +1,4 @@
-// POST /v1/vms and the VM views (api-v1.md "VM body").
+// POST /v1/vms and the VM views (docs/spec/api-v1.md "VM body").
 import { Type } from 'typebox'
 import type { Static } from 'typebox'
 import { DecisionAction, ExitData, ExitReasonName, Gpa, GpaSize, Nullable, SafeUint, VmAction, VmId, VmState, VmType } from './common.js'

@@ -1,4 +1,4 @@
-// What each role may do (api-v1.md "Server"): admin and operator change things, observer
+// What each role may do (docs/spec/api-v1.md "Server"): admin and operator change things, observer
 // only reads and observes. Tenancy (which VMs a principal sees) is control/'s find().
 import type { Principal } from './types.js'
 

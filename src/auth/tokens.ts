@@ -1,4 +1,4 @@
-// Where tokens come from (api-v1.md "Server"): FAULTLINE_TOKEN (one admin), a tokens file
+// Where tokens come from (docs/spec/api-v1.md "Server"): FAULTLINE_TOKEN (one admin), a tokens file
 // [{"token","tenant","role"}], or neither: a random admin token made at start, printed once
 // and written to <data dir>/token with mode 0600.
 import { randomBytes } from 'node:crypto'

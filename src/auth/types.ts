@@ -1,4 +1,4 @@
-// Who is calling: the tenant a token belongs to and what its role lets it do (api-v1.md
+// Who is calling: the tenant a token belongs to and what its role lets it do (docs/spec/api-v1.md
 // "Server"). A principal never carries the token itself, only a non-secret id for logs
 // and rate limiting.
 export type Role = 'admin' | 'operator' | 'observer'

@@ -1,6 +1,6 @@
 // Decision policies: pure functions from an exit to a decision, so that they can be tested
 // against every exit type and shared by `faultline decide` and the demo. What each built-in
-// does follows kvm-abi.md section 6 ("What a VMM does with each exit").
+// does follows docs/spec/kvm-abi.md section 6 ("What a VMM does with each exit").
 import {
   KVM_EXIT_HLT, KVM_EXIT_HYPERCALL, KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_SHUTDOWN,
   KVM_EXIT_SYSTEM_EVENT, KVM_EXIT_UNKNOWN, KVM_SYSTEM_EVENT_CRASH, KVM_SYSTEM_EVENT_SEV_TERM,

@@ -1,7 +1,7 @@
 // The no-guest-memfd loop guard. A private access to a memslot without guest_memfd faults
 // with EFAULT PRIVATE, and converting cannot fix it: a VMM that blindly converts and runs
 // again meets the very same fault for ever. KVM's documentation tells userspace to guard
-// against exactly this (kvm-abi.md section 4 step 4), and so do we: when a vCPU faults on
+// against exactly this (docs/spec/kvm-abi.md section 4 step 4), and so do we: when a vCPU faults on
 // the same gpa with the same flags again right after we converted it, `maxRepeats` times
 // in a row, the wrapped policy kills the VM instead.
 import type { ExitFields } from '../client/types.js'

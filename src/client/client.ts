@@ -1,4 +1,4 @@
-// FaultlineClient: one typed method per route of the v1 contract (api-v1.md "REST"), plus
+// FaultlineClient: one typed method per route of the v1 contract (docs/spec/api-v1.md "REST"), plus
 // stream() for the WebSocket. Every non-2xx answer throws FaultlineApiError.
 import { requestJson, seg } from './http.js'
 import type { HttpOptions, Query } from './http.js'

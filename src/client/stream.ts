@@ -1,5 +1,5 @@
 // ExitStream: one WebSocket to GET /v1/stream carrying any number of VMs, kept alive across
-// server restarts and network drops. What it promises the caller (api-v1.md "Guarantees"):
+// server restarts and network drops. What it promises the caller (docs/spec/api-v1.md "Guarantees"):
 // - every subscription is restored after a reconnect, with `since` = the last seq seen for
 //   that VM, so no event is missed; events already seen are dropped (dedupe.ts);
 // - if the server no longer keeps those events (SEQ_EXPIRED) it subscribes afresh and says

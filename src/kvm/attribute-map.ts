@@ -1,4 +1,4 @@
-// Per-gfn memory attributes and KVM_SET_MEMORY_ATTRIBUTES (kvm-abi.md section 3;
+// Per-gfn memory attributes and KVM_SET_MEMORY_ATTRIBUTES (docs/spec/kvm-abi.md section 3;
 // virt/kvm/kvm_main.c kvm_vm_ioctl_set_mem_attributes). KVM stores one xarray entry per
 // page; this keeps merged extents, so converting a 1 TiB guest is one extent edit.
 import { GPA_LIMIT, KVM_MEMORY_ATTRIBUTE_PRIVATE, PAGE_SIZE } from './constants.js'

@@ -1,5 +1,5 @@
 // What backs each gfn: populated pages in the shared backing (the VMM's anonymous memory) and
-// in guest_memfd, and hwpoisoned guest_memfd pages (kvm-abi.md section 3). Conversions move
+// in guest_memfd, and hwpoisoned guest_memfd pages (docs/spec/kvm-abi.md section 3). Conversions move
 // no data: QEMU's kvm_convert_memory discards the old backing on every conversion
 // (ram_block_discard_range going private, a guest_memfd hole punch going shared), so the
 // page reads as zero next time. All three are extent maps: cost follows extents, not pages.

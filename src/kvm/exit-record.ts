@@ -1,4 +1,4 @@
-// Builds the exit records clients see (types.ts ExitRecord; kvm-abi.md section 2). One
+// Builds the exit records clients see (types.ts ExitRecord; docs/spec/kvm-abi.md section 2). One
 // payload per exit, named as in kvm_run. KVM_RUN returns -1 with errno only for
 // KVM_EXIT_MEMORY_FAULT; every other exit comes with ret 0.
 import {

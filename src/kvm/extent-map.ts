@@ -1,5 +1,5 @@
 // An ordered map gfn -> small integer, stored as merged extents. KVM keeps one xarray entry
-// per page (kvm-abi.md section 3); here cost grows with the extents touched, never with pages.
+// per page (docs/spec/kvm-abi.md section 3); here cost grows with the extents touched, never with pages.
 //
 // Representation: a boundary map. Each stored key is a gfn where the value changes and holds
 // the value from there to the next key; gfns before the first key have the default. It is

@@ -1,4 +1,4 @@
-// One guest memory access through KVM's fault path (kvm-abi.md section 4;
+// One guest memory access through KVM's fault path (docs/spec/kvm-abi.md section 4;
 // arch/x86/kvm/mmu/mmu.c kvm_mmu_do_page_fault → kvm_mmu_faultin_pfn). Hot: no allocation
 // per access; the result is written into one reused FaultInfo.
 import { KVM_MEMORY_ATTRIBUTE_PRIVATE, KVM_MEMORY_EXIT_FLAG_PRIVATE, PAGE_SIZE } from './constants.js'
@@ -34,7 +34,7 @@ export interface FaultInfo {
   mmioLen: number
 }
 
-// Privacy models (kvm-abi.md 4.1).
+// Privacy models (docs/spec/kvm-abi.md 4.1).
 const PRIV_NONE = 0 // DEFAULT: always shared
 const PRIV_ATTR = 1 // SW_PROTECTED: the gfn's attribute (kvm_mem_is_private in kvm_mmu_do_page_fault)
 const PRIV_CBIT = 2 // SNP: the C-bit, PFERR_PRIVATE_ACCESS in the NPF error code

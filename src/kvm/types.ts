@@ -57,7 +57,7 @@ export type RunResult = { ret: 0 } | { ret: -1, errno: 'EFAULT' | 'EHWPOISON' }
 /**
  * One exit as clients see it (the stream adds type, vm and seq). Exactly the contract's
  * fields: one payload, named as in kvm_run. `memory_fault` may also appear beside another
- * payload when KVM filled it and then suppressed the fault (kvm-abi.md section 7): it is
+ * payload when KVM filled it and then suppressed the fault (docs/spec/kvm-abi.md section 7): it is
  * valid only when run.ret is -1 and exit_reason is KVM_EXIT_MEMORY_FAULT.
  */
 export interface ExitRecord {
@@ -113,7 +113,7 @@ export interface AttributeExtent { gpa: number, size: number, attributes: number
 /** KVM_SET_MEMORY_ATTRIBUTES argument (struct kvm_memory_attributes). */
 export interface MemoryAttributes { address: number, size: number, attributes: number, flags: number }
 
-/** Per-page backing state, for the memory map (kvm-abi.md section 3). */
+/** Per-page backing state, for the memory map (docs/spec/kvm-abi.md section 3). */
 export interface BackingExtent {
   gpa: number
   size: number

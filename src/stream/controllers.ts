@@ -1,4 +1,4 @@
-// Who controls each VM on the stream: at most one socket per VM (api-v1.md). Pending exits
+// Who controls each VM on the stream: at most one socket per VM (docs/spec/api-v1.md). Pending exits
 // live in control/, not here, so handing the role over or dropping it loses nothing.
 
 export type Claim<S> =

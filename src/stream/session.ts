@@ -1,5 +1,5 @@
 // One client socket of GET /v1/stream: its subscriptions, its controller roles, and the
-// ordering and flow-control rules of api-v1.md.
+// ordering and flow-control rules of docs/spec/api-v1.md.
 //
 // Ordering: control/ publishes each VM's events synchronously and in seq order, and every
 // step of a subscribe (bus subscription, replay, pending exits, frames written) happens in

@@ -26,7 +26,7 @@ export const EXITS = {
   sysSuspend: { ...base, exit: 20, reason: 'KVM_EXIT_SYSTEM_EVENT', exit_reason: 24, run: { ret: 0 }, system_event: { type: 5, ndata: 0, data: [] } },
   sysSevTerm: { ...base, exit: 21, reason: 'KVM_EXIT_SYSTEM_EVENT', exit_reason: 24, run: { ret: 0 }, system_event: { type: 6, ndata: 1, data: [0x100] } },
   sysTdxFatal: { ...base, exit: 22, reason: 'KVM_EXIT_SYSTEM_EVENT', exit_reason: 24, run: { ret: 0 }, system_event: { type: 7, ndata: 0, data: [] } },
-  /** KVM filled memory_fault then suppressed it: the exit is an IO OUT (kvm-abi.md section 7). */
+  /** KVM filled memory_fault then suppressed it: the exit is an IO OUT (docs/spec/kvm-abi.md section 7). */
   staleFault: { ...base, exit: 23, reason: 'KVM_EXIT_IO', exit_reason: 2, run: { ret: 0 }, io: { direction: 1, size: 1, port: 0x80, count: 1, data: [1] }, memory_fault: { flags: 8, gpa: 0x5000, size: 4096 } }
 } satisfies Record<string, ExitMessage>
 

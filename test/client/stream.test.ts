@@ -52,10 +52,15 @@ void t.test('waits for hello, subscribes with an id and the bearer header, and y
   t.match(await subscribing, { type: 'subscribed', vm: 'vm1', seq: 7 })
   // A pending exit older than `subscribed.seq` is still new to this client.
   sock.send(exitMsg('vm1', 3, 5))
-  sock.send(exitMsg('vm1', 4, 8))
+  const seen: number[] = []
+  stream.on('exit', (e) => seen.push(e.exit))
+  // A rule decided this one in the server: it is an event, not something to decide.
+  sock.send({ ...exitMsg('vm1', 4, 6), pending: false })
+  sock.send(exitMsg('vm1', 5, 8))
   const it = stream.exits()
   t.match((await it.next()).value, { exit: 3, seq: 5 })
-  t.match((await it.next()).value, { exit: 4, seq: 8 })
+  t.match((await it.next()).value, { exit: 5, seq: 8 }, 'exits() offers only pending exits')
+  t.same(seen.slice(-2), [4, 5], 'the exit event carries every exit')
   t.equal(stream.lastSeq('vm1'), 8)
   t.same([...stream.subscriptions], [['vm1', 'controller']])
 })

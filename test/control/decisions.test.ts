@@ -96,15 +96,18 @@ void t.test('a rule decides a matching exit with by rule, after the exit event',
   const { c, id, events } = await withPendingIo(t, { policy: { rules: [{ reason: 'KVM_EXIT_HLT', action: 'resume' }, { reason: 'KVM_EXIT_IO', action: 'resume' }] } })
   await settle()
   const msgs = parsed(events)
-  t.match(msgs.filter(m => m.type !== 'state'), [{ type: 'exit', exit: 1 }, { type: 'decided', exit: 1, by: 'rule', action: 'resume' }])
+  t.match(msgs.filter(m => m.type !== 'state'), [{ type: 'exit', exit: 1, pending: false }, { type: 'decided', exit: 1, by: 'rule', action: 'resume' }])
   const v = c.getVm(opA, id)
   t.equal(v.state, 'stopped')
   t.equal(v.counters.by_rule, 1)
+  t.match(c.exits(opA, id).items[0], { exit: 1, pending: false, decision: { by: 'rule' } })
 })
 
 void t.test('a rule the core refuses leaves the exit pending for a controller', async t => {
-  const { c, id } = await withPendingIo(t, { policy: { rules: [{ reason: 'KVM_EXIT_IO', action: 'convert' }] } })
+  const { c, id, events } = await withPendingIo(t, { policy: { rules: [{ reason: 'KVM_EXIT_IO', action: 'convert' }] } })
   t.equal(c.getVm(opA, id).counters.pending, 1)
+  t.match(parsed(events).find(m => m.type === 'exit'), { exit: 1, pending: true }, 'sent as pending: a client must answer it')
+  t.match(c.pendingExitEvents(opA, id).map(e => JSON.parse(e.frame) as unknown), [{ exit: 1, pending: true }])
 })
 
 void t.test('rules match on errno and private', async t => {

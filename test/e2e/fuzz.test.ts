@@ -1,4 +1,4 @@
-// Thousands of malformed and hostile frames over real sockets (api-v1.md: bad messages get
+// Thousands of malformed and hostile frames over real sockets (docs/spec/api-v1.md: bad messages get
 // BAD_MESSAGE and "the socket and every VM stay as they were"), then proof that nothing
 // moved: every VM reads back the same over REST, and the server still serves.
 import t from 'tap'

@@ -1,4 +1,4 @@
-// api-v1.md "Guarantees": a slow observer never slows a VM or another client. Past a bounded
+// docs/spec/api-v1.md "Guarantees": a slow observer never slows a VM or another client. Past a bounded
 // buffer it is closed with 1013 and may come back with `since`.
 import t from 'tap'
 import { build, TOKENS } from '../helper.js'

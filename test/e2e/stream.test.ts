@@ -1,5 +1,5 @@
 // GET /v1/stream over real sockets on 127.0.0.1: the contract's WebSocket half and its
-// guarantees (api-v1.md), one subtest per guarantee.
+// guarantees (docs/spec/api-v1.md), one subtest per guarantee.
 import t from 'tap'
 import WebSocket from 'ws'
 import type { AppSettings } from '../../src/app-types.js'

@@ -1,5 +1,5 @@
 // ExtentMap and AttributeMap held against the plain per-page model KVM itself uses (one entry
-// per page, kvm-abi.md section 3), over random sequences of edits and queries.
+// per page, docs/spec/kvm-abi.md section 3), over random sequences of edits and queries.
 import t from 'tap'
 import fc from 'fast-check'
 import { AttributeMap } from '../../src/kvm/attribute-map.js'

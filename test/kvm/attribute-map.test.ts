@@ -1,5 +1,5 @@
 // AttributeMap: KVM_SET_MEMORY_ATTRIBUTES as kvm_vm_ioctl_set_mem_attributes checks and
-// applies it (kvm-abi.md section 3), one test per rule.
+// applies it (docs/spec/kvm-abi.md section 3), one test per rule.
 import t from 'tap'
 import { AttributeMap } from '../../src/kvm/attribute-map.js'
 import { ExtentMap } from '../../src/kvm/extent-map.js'

@@ -1,4 +1,4 @@
-// kvm-abi.md section 6 and the contract's decision semantics.
+// docs/spec/kvm-abi.md section 6 and the contract's decision semantics.
 import t from 'tap'
 import {
   isTerminalSystemEvent, KVM_MEMORY_ATTRIBUTE_PRIVATE as PRIVATE, KVM_SYSTEM_EVENT_RESET, KVM_SYSTEM_EVENT_SHUTDOWN,

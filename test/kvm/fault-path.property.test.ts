@@ -1,4 +1,4 @@
-// kvm-abi.md section 4 as a property: the fault path against a plain per-page model on tiny
+// docs/spec/kvm-abi.md section 4 as a property: the fault path against a plain per-page model on tiny
 // guests (a few slots over 64 pages, random attribute / poison / guest_memfd layouts, random
 // accesses on every VM type): the same exit, or no exit, and the same population.
 import t from 'tap'

@@ -1,4 +1,4 @@
-// kvm-abi.md section 3 (memory model) and section 4 (the fault path), rule by rule.
+// docs/spec/kvm-abi.md section 3 (memory model) and section 4 (the fault path), rule by rule.
 import t from 'tap'
 import { Vm, KVM_MEMORY_ATTRIBUTE_PRIVATE as PRIVATE, KVM_MEMORY_EXIT_FLAG_PRIVATE as FLAG_PRIVATE } from '../../src/kvm/index.js'
 import type { Instruction } from '../../src/kvm/program/types.js'

@@ -1,4 +1,4 @@
-// kvm-abi.md section 5: KVM_HC_MAP_GPA_RANGE on DEFAULT and SW_PROTECTED VMs (x86.c kvm_emulate_hypercall).
+// docs/spec/kvm-abi.md section 5: KVM_HC_MAP_GPA_RANGE on DEFAULT and SW_PROTECTED VMs (x86.c kvm_emulate_hypercall).
 import t from 'tap'
 import { KVM_EINVAL, KVM_ENOSYS, KVM_MAP_GPA_RANGE_ENCRYPTED as ENC, KVM_MEMORY_ATTRIBUTE_PRIVATE as PRIVATE } from '../../src/kvm/index.js'
 import { MAP_GPA_RANGE_GFN_LIMIT, mapGpaRangeBegin } from '../../src/kvm/hypercall/map-gpa-range.js'

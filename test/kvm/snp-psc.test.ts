@@ -1,4 +1,4 @@
-// kvm-abi.md section 5, SNP page state change (svm/sev.c snp_begin_psc_msr, snp_begin_psc,
+// docs/spec/kvm-abi.md section 5, SNP page state change (svm/sev.c snp_begin_psc_msr, snp_begin_psc,
 // snp_complete_one_psc; Linux's __set_pages_state → sev_es_terminate on failure).
 import t from 'tap'
 import {

@@ -1,4 +1,4 @@
-// kvm-abi.md section 5, TDX MapGPA (vmx/tdx.c tdx_map_gpa, __tdx_map_gpa, tdx_complete_vmcall_map_gpa;
+// docs/spec/kvm-abi.md section 5, TDX MapGPA (vmx/tdx.c tdx_map_gpa, __tdx_map_gpa, tdx_complete_vmcall_map_gpa;
 // the Linux guest's tdx_map_gpa).
 import t from 'tap'
 import {

@@ -1,4 +1,4 @@
-// Every guest op, and the vCPU's run/pending rules (kvm-abi.md section 2).
+// Every guest op, and the vCPU's run/pending rules (docs/spec/kvm-abi.md section 2).
 import t from 'tap'
 import { KVM_MEMORY_EXIT_FLAG_PRIVATE as FLAG_PRIVATE, KVM_SYSTEM_EVENT_CRASH } from '../../src/kvm/index.js'
 import { MIB, mustExit, nextExit, PAGE, vmWith } from './helpers/vm.js'

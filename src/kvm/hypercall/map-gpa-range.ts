@@ -1,5 +1,5 @@
 // KVM_HC_MAP_GPA_RANGE as a guest's VMCALL (arch/x86/kvm/x86.c kvm_emulate_hypercall and
-// complete_hypercall_exit), used by DEFAULT and SW_PROTECTED VMs (kvm-abi.md section 5).
+// complete_hypercall_exit), used by DEFAULT and SW_PROTECTED VMs (docs/spec/kvm-abi.md section 5).
 import {
   GPA_LIMIT, KVM_EINVAL, KVM_ENOSYS, KVM_MAP_GPA_RANGE_ENCRYPTED, KVM_MAP_GPA_RANGE_PAGE_SZ_1G,
   KVM_MAP_GPA_RANGE_PAGE_SZ_2M, KVM_MAP_GPA_RANGE_PAGE_SZ_4K, PAGE_SIZE

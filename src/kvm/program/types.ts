@@ -1,4 +1,4 @@
-// The guest program format of the contract (api-v1.md "Guest programs"). A program is a JSON
+// The guest program format of the contract (docs/spec/api-v1.md "Guest programs"). A program is a JSON
 // array of instructions; every vCPU runs the same program. Any op that takes a `gpa` also
 // takes `vcpu_stride` (bytes, default 0): vCPU n uses gpa + n * vcpu_stride, which gives each
 // vCPU its own addresses.
@@ -70,7 +70,7 @@ export interface RandomOp extends Strided {
 /**
  * Beyond the contract: an access KVM itself makes on the guest's behalf (a paravirtual
  * structure such as steal time). When it would fault, KVM fills memory_fault and then
- * suppresses the exit (kvm-abi.md section 7): the stale memory_fault rides along on the
+ * suppresses the exit (docs/spec/kvm-abi.md section 7): the stale memory_fault rides along on the
  * vCPU's next exit, whose exit_reason is something else.
  */
 export interface PvAccessOp extends Strided { op: 'pv_access', gpa: number, private?: boolean }

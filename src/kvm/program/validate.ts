@@ -1,4 +1,4 @@
-// Validates a guest program (api-v1.md "Guest programs", the format in ./types.ts) against
+// Validates a guest program (docs/spec/api-v1.md "Guest programs", the format in ./types.ts) against
 // the VM it will run on, and returns it as a deep copy of plain data. Defaults are not
 // filled in: the interpreter applies PROGRAM_DEFAULTS, so a stored program reads as written.
 import { GPA_LIMIT, PAGE_SIZE, VMGEXIT_PSC_MAX_ENTRY } from '../constants.js'

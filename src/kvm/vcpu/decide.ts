@@ -1,5 +1,5 @@
 // Turns userspace's answer to a pending exit into what the vCPU applies when it next runs
-// (kvm-abi.md section 6; api-v1.md decision semantics). Pure: the caller performs the
+// (docs/spec/kvm-abi.md section 6; docs/spec/api-v1.md decision semantics). Pure: the caller performs the
 // conversion and records the result. Throws KvmError INVALID_ACTION; nothing changes then.
 import {
   EAGAIN, EINVAL, KVM_EXIT_HLT, KVM_EXIT_HYPERCALL, KVM_EXIT_IO, KVM_EXIT_IO_IN, KVM_EXIT_MEMORY_FAULT, KVM_EXIT_MMIO,

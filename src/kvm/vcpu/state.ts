@@ -52,7 +52,7 @@ export interface VcpuData {
   /** For a pending memory fault: whether converting can fix it (FaultInfo.convertible). */
   convertible: boolean
   decided: Applied | null
-  /** memory_fault KVM filled and then suppressed (kvm-abi.md section 7): rides on the next exit. */
+  /** memory_fault KVM filled and then suppressed (docs/spec/kvm-abi.md section 7): rides on the next exit. */
   stale: MemoryFault | null
   counters: VcpuCounters
   lastHypercall: HypercallOutcome | null

@@ -1,6 +1,6 @@
 // One vCPU: interprets the compiled guest program step by step (one access or op each),
 // sends each access through the fault path, and holds at most one pending exit until
-// userspace answers it (kvm-abi.md section 2). All state is plain data (./vcpu/state.ts).
+// userspace answers it (docs/spec/kvm-abi.md section 2). All state is plain data (./vcpu/state.ts).
 import {
   KVM_EXIT_HYPERCALL_LONG_MODE, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, KVM_EXIT_MEMORY_FAULT, KVM_SYSTEM_EVENT_CRASH,
   PAGE_SIZE
@@ -324,7 +324,7 @@ export class Vcpu implements HcHost {
   private emit (exit: ExitRecord, completion: Completion): ExitRecord {
     const d = this.d
     // A stale memory_fault rides on the next exit beside its real payload; a genuine memory
-    // fault replaces it (kvm-abi.md section 7).
+    // fault replaces it (docs/spec/kvm-abi.md section 7).
     if (d.stale !== null && exit.exit_reason !== KVM_EXIT_MEMORY_FAULT) exit.memory_fault = d.stale
     d.stale = null
     // The kvm_run word under hypercall.flags: hypercall exits write it, and so does

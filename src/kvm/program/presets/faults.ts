@@ -1,4 +1,4 @@
-// Presets that walk the fault path (kvm-abi.md section 4): implicit conversions, guest bugs,
+// Presets that walk the fault path (docs/spec/kvm-abi.md section 4): implicit conversions, guest bugs,
 // poison, and the private access that no conversion can satisfy.
 import type { Preset } from './preset.js'
 import { GiB, KERNEL, KiB, MiB, POST_PORT } from './layout.js'
