@@ -5,9 +5,7 @@
 import { createRequire } from 'node:module'
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../src/app.js'
-import { createAuth } from '../src/auth/index.js'
-import { Control } from '../src/control/index.js'
+import { localServer } from '../src/local-server.js'
 import { report } from './lib/report.js'
 
 interface Result { requests: { average: number }, non2xx: number, errors: number }
@@ -39,20 +37,12 @@ async function listen (app: FastifyInstance): Promise<string> {
   return `http://127.0.0.1:${a.port}`
 }
 
-const control = new Control()
-const app = await buildApp({
-  control,
-  auth: createAuth([{ token: TOKEN, tenant: 'bench', role: 'admin' }]),
-  settings: {
-    bodyLimit: 1024 * 1024,
-    wsMaxPayload: 64 * 1024,
-    // On, so its cost is measured, but high enough that the bench's own load is not refused.
-    rateLimitPerMinute: 100_000_000,
-    maxEventLoopDelayMs: 1000,
-    limits: control.limits,
-    version: 'bench'
-  }
+const server = await localServer({
+  tokens: [{ token: TOKEN, tenant: 'bench', role: 'admin' }],
+  // On, so its cost is measured, but high enough that the bench's own load is not refused.
+  settings: { rateLimitPerMinute: 100_000_000, maxEventLoopDelayMs: 1000, version: 'bench' }
 })
+const { app, control } = server
 const principal = { tenant: 'bench', role: 'admin' as const, id: 'bench' }
 const vm = control.createVm(principal, { type: 'tdx', vcpus: 4, memory: { size_mib: 64 }, program: [{ op: 'hlt' }] })
 const body = control.getVm(principal, vm.id)
@@ -60,7 +50,7 @@ const body = control.getVm(principal, vm.id)
 const bare = Fastify({ logger: false })
 bare.get('/bare', async () => body)
 
-const appUrl = await listen(app)
+const appUrl = server.url
 const bareUrl = await listen(bare)
 // Warm both up so JIT state is comparable.
 await run('warm-up app', `${appUrl}/v1/vms/${vm.id}`, { authorization: `Bearer ${TOKEN}` })

@@ -10,9 +10,8 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import { WebSocketServer } from 'ws'
-import { buildApp } from '../src/app.js'
-import { createAuth } from '../src/auth/index.js'
-import { Control } from '../src/control/index.js'
+import { loadConfig } from '../src/config.js'
+import { localServer } from '../src/local-server.js'
 import { histogram, median, percentile, report } from './lib/report.js'
 import type { ExitRttResult, Job, RttResult, ThroughputResult } from './lib/stream-client.js'
 
@@ -24,23 +23,18 @@ const quick = process.env.BENCH_QUICK === '1'
 const only = process.env.BENCH_ONLY
 const runs = (part: string): boolean => only === undefined || only === part
 
-const control = new Control()
-const app = await buildApp({
-  control,
-  auth: createAuth([{ token: TOKEN, tenant: 'bench', role: 'operator' }]),
+const server = await localServer({
+  tokens: [{ token: TOKEN, tenant: 'bench', role: 'operator' }],
   settings: {
-    bodyLimit: 1 << 20,
-    wsMaxPayload: 64 * 1024,
     rateLimitPerMinute: 0,
     maxEventLoopDelayMs: 0,
-    limits: control.limits,
     version: 'bench',
     // BENCH_FLUSH_MS tries another observer batch interval (src/stream/options.ts).
-    ...(process.env.BENCH_FLUSH_MS !== undefined ? { stream: { observerFlushMs: Number(process.env.BENCH_FLUSH_MS) } } : {})
-  } as Parameters<typeof buildApp>[0]['settings']
+    ...(process.env.BENCH_FLUSH_MS !== undefined ? { stream: { ...loadConfig({}).stream, observerFlushMs: Number(process.env.BENCH_FLUSH_MS) } } : {})
+  }
 })
-await app.listen({ port: 0, host: '127.0.0.1' })
-const api = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+const { app } = server
+const api = server.url
 
 // The baseline: a bare ws server that sends every frame straight back.
 const echoServer = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false })
