@@ -11,7 +11,7 @@ import { exitMessage } from './frames.js'
 import { firstMatch, ruleDecision } from './policy.js'
 import type { VmRecord } from './record.js'
 import type { VmRegistry } from './registry.js'
-import { systemEventName } from './system-events.js'
+import { systemEventName } from '../../schemas/exit-reading.js'
 import type { ControlEvent, ControlLogger, Limits } from './types.js'
 import type { VmActions } from './vm-actions.js'
 
