@@ -65,7 +65,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxVmsPerTenant: 100,
   journalEvents: 10_000,
   journalBytes: 4 * 1024 * 1024,
-  runBudget: 4096,
+  runBudget: 1024,
   maxExtentsPerVm: 65_536,
   maxVms: 1000
 }
