@@ -64,7 +64,7 @@ void t.test('/healthz answers within 50 ms (p99) while guests spin on 1 MiB acce
 
 void t.test('memory routes answer in pages with limit and next; a cap refusal is LIMIT_EXCEEDED', async t => {
   const app = await build(t, { limits: { maxExtentsPerVm: 300 } })
-  const inject = async (method: 'GET' | 'PUT', url: string, payload?: unknown): Promise<{ status: number, json: Record<string, unknown> }> => {
+  const inject = async (method: 'GET' | 'PUT', url: string, payload?: Record<string, unknown>): Promise<{ status: number, json: Record<string, unknown> }> => {
     const r = await app.inject({ method, url, headers: bearer(TOKENS.operatorA), ...(payload === undefined ? {} : { payload }) })
     return { status: r.statusCode, json: r.json() }
   }
