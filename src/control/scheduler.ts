@@ -18,10 +18,11 @@ export interface SliceSink {
 
 /**
  * How long one tick runs slices before it yields to the event loop, ms. A decision that
- * arrives mid-tick waits for the tick's end: 0.1 ms keeps a victim's exit round trip
- * within 2x beside spinning VMs (npm run bench -- isolation) for ~4% of guest throughput.
+ * arrives mid-tick waits for the tick's end: 0.05 ms keeps a victim's exit round trip
+ * within 2x beside spinning VMs (npm run bench -- isolation; 0.1 ms measured 2.06x), and a
+ * turn of the event loop costs a few µs, ~5% of guest throughput.
  */
-export const TICK_MS = 0.1
+export const TICK_MS = 0.05
 /** The least budget of a slice near the extent cap (each unit adds at most two extents). */
 const MIN_SLICE = 16
 
