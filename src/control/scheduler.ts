@@ -101,11 +101,9 @@ export class Scheduler {
       this.nextTenant = (t + 1) % this.tenants.length
       if (!this.runTenant(this.tenants[t] as TenantRing)) { idle++; continue }
       idle = 0
-      if (this.now() - start >= this.tickMs) break
+      if (this.now() - start >= this.tickMs) { this.wake(); return }
     }
-    for (const rec of this.running) {
-      if (runnable(rec)) { this.wake(); return }
-    }
+    // A whole round found nothing to run: sleep until a start, decision or interrupt wakes it.
   }
 
   /** Runs one slice of the tenant's next runnable VM; false when none can run. */
