@@ -201,6 +201,10 @@ export class Control {
   poison (principal: Principal, vm: string, gpa: number): void {
     const rec = this.registry.find(principal, vm)
     requireChange(principal, 'poison memory')
+    // A poisoned page splits at most two extents in each of two maps.
+    if (rec.vm.extentCount + 4 > this.limits.maxExtentsPerVm) {
+      throw new FaultlineError('LIMIT_EXCEEDED', `VM ${rec.id} holds ${rec.vm.extentCount} memory extents, near its limit of ${this.limits.maxExtentsPerVm} (FAULTLINE_MAX_EXTENTS_PER_VM); nothing was poisoned`)
+    }
     rec.vm.poison(gpa)
   }
 

@@ -98,9 +98,12 @@ void t.test('KVM_SET_MEMORY_ATTRIBUTES that would pass the extent cap is refused
     }
   }
   t.ok(refused > 40, `refused at page ${refused}`)
+  t.throws(() => c.poison(opA, id, 8 * 2 ** 20), { code: 'LIMIT_EXCEEDED' }, 'poison, which splits extents, is refused near the cap')
   // A change that merges extents is still allowed at the cap.
   c.setMemoryAttributes(opA, id, { address: 0, size: 16 * 2 ** 20, attributes: 8, flags: 0 })
   t.equal(c.memoryAttributes(opA, id, { gpa: 0, size: 16 * 2 ** 20 }).extents.length, 1)
+  c.poison(opA, id, 8 * 2 ** 20)
+  t.match(c.backing(opA, id, { gpa: 8 * 2 ** 20, size: 4096 }).extents, [{ poisoned: true }])
 })
 
 void t.test('FAULTLINE_MAX_VMS caps the server across tenants', async t => {
