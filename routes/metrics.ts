@@ -1,5 +1,6 @@
 // /metrics: a small Prometheus registry (VMs by state, pending exits, the stream's sockets,
-// process defaults). Needs a token like every /v1 route. The full metrics set is a later issue.
+// process defaults). The counts span every tenant, so it needs an admin or a metrics token
+// (the auth hook checks `config.metrics`). The full metrics set is a later issue.
 import type { FastifyInstance } from 'fastify'
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import { Type } from 'typebox'
@@ -15,6 +16,7 @@ export default async function metricsRoutes (app: FastifyInstance): Promise<void
   const controllers = new Gauge({ name: 'faultline_stream_controllers', help: 'VMs with a controller on the stream', registers: [registry] })
 
   app.get('/metrics', {
+    config: { metrics: true },
     schema: {
       operationId: 'getMetrics',
       tags: ['operations'],
@@ -22,6 +24,7 @@ export default async function metricsRoutes (app: FastifyInstance): Promise<void
       response: {
         200: { description: 'The Prometheus text exposition format', content: { 'text/plain': { schema: Type.String() } } },
         401: ErrorBody,
+        403: ErrorBody,
         429: ErrorBody,
         503: ErrorBody
       }

@@ -61,9 +61,12 @@ export const Page = <T extends TSchema>(item: T) => Type.Object({
   next: Nullable(Type.String())
 }, { additionalProperties: false })
 
-/** The error responses a route may give, for the OpenAPI document. */
+/**
+ * The error responses a route may give, for the OpenAPI document. Every authenticated
+ * route may answer 403 (a metrics token may only read /metrics).
+ */
 export function errors (...codes: number[]): Record<number, typeof ErrorBody> {
   const out: Record<number, typeof ErrorBody> = {}
-  for (const c of [400, 401, 429, 503, ...codes]) out[c] = ErrorBody
+  for (const c of [400, 401, 403, 429, 503, ...codes]) out[c] = ErrorBody
   return out
 }

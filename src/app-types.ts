@@ -25,6 +25,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Public routes skip the Bearer check. */
     public?: boolean
+    /** GET /metrics: admin and metrics tokens only, and the one route a metrics token may use. */
+    metrics?: boolean
   }
 }
 

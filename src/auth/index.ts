@@ -3,7 +3,7 @@ import { findDigest, sha256 } from './compare.js'
 import type { TokenEntry } from './tokens.js'
 import type { Principal } from './types.js'
 
-export { canChange, canControl, canSeeTenant } from './roles.js'
+export { canChange, canControl, canRead, canReadMetrics, canSeeTenant } from './roles.js'
 export { findDigest, sha256 } from './compare.js'
 export type { Principal, Role } from './types.js'
 export type { TokenEntry } from './tokens.js'
