@@ -140,9 +140,10 @@ export class Control {
 
   /** The caller's VMs (every tenant's for an admin), oldest first. */
   listVms (principal: Principal, q: ListQuery = {}): Page<VmView> {
-    // The cursor is the creation number of the last item sent: stable under deletes.
-    const page = this.registry.list(principal, q.cursor === undefined ? 0 : Number(q.cursor), q.limit ?? 50)
-    return { items: page.items.map(vmView), next: page.last === null ? null : String(page.last) }
+    // The cursor seals the creation number of the last item sent: stable under deletes.
+    const after = q.cursor === undefined ? 0 : this.registry.cursorOrd(principal, q.cursor)
+    const page = this.registry.list(principal, after, q.limit ?? 50)
+    return { items: page.items.map(vmView), next: page.last === null ? null : this.registry.cursor(principal, page.last) }
   }
 
   /** Kills the VM if it is not already killed (closing its pending exits), then forgets it. */
