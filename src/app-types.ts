@@ -15,6 +15,8 @@ declare module 'fastify' {
     faultline: AppSettings
     /** Every stream socket: sessions, controllers, counts. */
     streamHub: StreamHub
+    /** Requests shed with 503 OVERLOADED since start (src/plugins/protection.ts). */
+    shedding: { requests: number }
     /** 503 from /readyz unless ready. */
     readiness: { phase: 'starting' | 'ready' | 'closing' }
   }

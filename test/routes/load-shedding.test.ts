@@ -1,6 +1,9 @@
 // Load shedding: under event-loop pressure the server answers 503 FAULTLINE_OVERLOADED
 // rather than queueing work it cannot serve in time (@fastify/under-pressure).
 import t from 'tap'
+import { Writable } from 'node:stream'
+import { pino } from 'pino'
+import { loggerOptions } from '../../src/logger.js'
 import { bearer, build, TOKENS } from '../helper.js'
 
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
@@ -23,4 +26,26 @@ void t.test('a blocked event loop makes requests 503 FAULTLINE_OVERLOADED with r
   t.equal(r.statusCode, 503)
   t.equal(r.json().code, 'FAULTLINE_OVERLOADED')
   t.ok(r.headers['retry-after'], 'tells the client when to come back')
+})
+
+void t.test('a shed request is one warn line with no stack, and is counted', async t => {
+  const lines: string[] = []
+  const sink = new Writable({ write (chunk: Buffer, _enc, cb) { lines.push(chunk.toString()); cb() } })
+  const app = await build(t, { settings: { maxEventLoopDelayMs: 1 }, loggerInstance: pino(loggerOptions('info'), sink) })
+  t.equal(app.shedding.requests, 0)
+  const until = Date.now() + 1500
+  while (Date.now() < until) { /* hold the event loop */ }
+  const isUnderPressure = (app as unknown as { isUnderPressure: () => boolean }).isUnderPressure
+  for (let i = 0; i < 300 && !isUnderPressure(); i++) await sleep(10)
+  const r = await app.inject({ method: 'GET', url: '/v1/vms', headers: bearer(TOKENS.operatorA) })
+  t.equal(r.statusCode, 503)
+  t.equal(r.json().message, 'the server is under pressure: retry later')
+  t.equal(r.headers['retry-after'], '5')
+  t.equal(app.shedding.requests, 1)
+  const logged = lines.map(l => JSON.parse(l) as { level: number, msg?: string, err?: unknown })
+  const shed = logged.filter(l => l.msg?.includes('under pressure') === true)
+  t.equal(shed.length, 1)
+  t.equal(shed[0]?.level, 40, 'warn')
+  t.notOk(lines.some(l => l.includes('"stack"')), 'no stack anywhere')
+  t.notOk(logged.some(l => l.level >= 50), 'nothing at error')
 })
