@@ -11,11 +11,13 @@ import websocket from '@fastify/websocket'
 import type { Auth } from './auth/index.js'
 import type { Control } from './control/index.js'
 import { selectProtocol } from './stream/protocol.js'
+import { clientErrorHandler, frameworkErrorHandler } from './error-handler.js'
 import type { AppSettings } from './app-types.js'
 import { openapiOptions } from './openapi.js'
 import authPlugin from './plugins/auth.js'
 import controlPlugin from './plugins/control.js'
 import errorsPlugin from './plugins/errors.js'
+import jsonBodyPlugin from './plugins/json-body.js'
 import protectionPlugin from './plugins/protection.js'
 import readinessPlugin from './plugins/readiness.js'
 import settingsPlugin from './plugins/settings.js'
@@ -46,6 +48,7 @@ export interface BuildOptions extends AppOptions {
 const faultline: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   await app.register(settingsPlugin, { settings: opts.settings })
   await app.register(errorsPlugin)
+  await app.register(jsonBodyPlugin)
   await app.register(controlPlugin, { control: opts.control })
   app.addHook('onRequest', (req, reply, done) => { void reply.header('x-request-id', req.id); done() })
   await app.register(streamHubPlugin)
@@ -89,7 +92,10 @@ export async function buildApp (opts: BuildOptions): Promise<FastifyInstance> {
       // Accept a caller's id when it is short and plain, so logs join across services.
       return typeof given === 'string' && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID()
     },
-    routerOptions: { ignoreTrailingSlash: true }
+    routerOptions: { ignoreTrailingSlash: true },
+    // What Node's parser and Fastify's router refuse gets the contract's body and code too.
+    clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler
   })
   // JSON only: a text/plain body is 415, not a string that fails validation later.
   app.removeContentTypeParser('text/plain')
