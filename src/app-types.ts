@@ -5,6 +5,7 @@ import type { Control } from './control/index.js'
 import type { Config } from './config.js'
 import type { StreamOptions } from './stream/options.js'
 import type { StreamHub } from './stream/hub.js'
+import type { ConnectionStats } from './plugins/connections.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,6 +18,10 @@ declare module 'fastify' {
     streamHub: StreamHub
     /** Requests shed with 503 OVERLOADED since start (src/plugins/protection.ts). */
     shedding: { requests: number }
+    /** Connections shed at accept since start (src/plugins/connections.ts). */
+    connections: ConnectionStats
+    /** Whether the event loop lags past FAULTLINE_MAX_EVENT_LOOP_DELAY_MS (requests are shed). */
+    isUnderPressure: () => boolean
     /** 503 from /readyz unless ready. */
     readiness: { phase: 'starting' | 'ready' | 'closing' }
   }
@@ -32,7 +37,8 @@ declare module 'fastify' {
   }
 }
 
-export type AppSettings = Pick<Config, 'bodyLimit' | 'wsMaxPayload' | 'rateLimitPerMinute' | 'maxEventLoopDelayMs' | 'limits'> & {
+export type AppSettings = Pick<Config, 'bodyLimit' | 'wsMaxPayload' | 'rateLimitPerMinute' | 'maxEventLoopDelayMs' | 'limits'> &
+Partial<Pick<Config, 'maxConnections' | 'idleTimeoutMs'>> & {
   version: string
   /** The stream's limits and timers (src/stream/options.ts); unset ones keep their defaults. */
   stream?: Partial<Omit<StreamOptions, 'version'>>

@@ -1,5 +1,5 @@
 // Load shedding: under event-loop pressure the server answers 503 FAULTLINE_OVERLOADED
-// rather than queueing work it cannot serve in time (@fastify/under-pressure).
+// rather than queueing work it cannot serve in time (src/event-loop-pressure.ts).
 import t from 'tap'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
@@ -9,7 +9,7 @@ import { bearer, build, TOKENS } from '../helper.js'
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
 void t.test('a blocked event loop makes requests 503 FAULTLINE_OVERLOADED with retry-after', async t => {
-  // A 1 ms limit and a 1.5 s block: under-pressure's next sample (the mean delay over its
+  // A 1 ms limit and a 1.5 s block: the pressure monitor's next sample (the mean delay over its
   // one-second window) is then far over the limit, however noisy the machine is.
   const app = await build(t, { settings: { maxEventLoopDelayMs: 1 } })
   const calm = await app.inject({ method: 'GET', url: '/v1/vms', headers: bearer(TOKENS.operatorA) })
