@@ -12,9 +12,11 @@ import type { Auth } from './auth/index.js'
 import type { Control } from './control/index.js'
 import { selectProtocol } from './stream/protocol.js'
 import { clientErrorHandler, frameworkErrorHandler } from './error-handler.js'
+import { INTEGER_VARS } from './config.js'
 import type { AppSettings } from './app-types.js'
 import { openapiOptions } from './openapi.js'
 import authPlugin from './plugins/auth.js'
+import connectionsPlugin from './plugins/connections.js'
 import controlPlugin from './plugins/control.js'
 import errorsPlugin from './plugins/errors.js'
 import jsonBodyPlugin from './plugins/json-body.js'
@@ -47,6 +49,7 @@ export interface BuildOptions extends AppOptions {
 
 const faultline: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   await app.register(settingsPlugin, { settings: opts.settings })
+  await app.register(connectionsPlugin)
   await app.register(errorsPlugin)
   await app.register(jsonBodyPlugin)
   await app.register(controlPlugin, { control: opts.control })
@@ -84,6 +87,7 @@ export default fp(faultline, { name: 'faultline', fastify: '5.x' })
 
 /** A Fastify instance with the server options faultline needs, and the app registered on it. */
 export async function buildApp (opts: BuildOptions): Promise<FastifyInstance> {
+  const idle = opts.settings.idleTimeoutMs ?? INTEGER_VARS.FAULTLINE_IDLE_TIMEOUT_MS.def
   const app = Fastify({
     ...(opts.loggerInstance !== undefined ? { loggerInstance: opts.loggerInstance } : { logger: false }),
     bodyLimit: opts.settings.bodyLimit,
@@ -93,6 +97,13 @@ export async function buildApp (opts: BuildOptions): Promise<FastifyInstance> {
       return typeof given === 'string' && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID()
     },
     routerOptions: { ignoreTrailingSlash: true },
+    // A connection that sends no complete request within `idle` (of connecting, or of the
+    // previous response) is answered 408 and closed: idle sockets cannot pile up. Node
+    // checks every connectionsCheckingInterval; an upgraded stream socket is no longer the
+    // parser's and keeps its own heartbeat.
+    requestTimeout: idle,
+    keepAliveTimeout: idle,
+    http: { headersTimeout: idle, requestTimeout: idle, connectionsCheckingInterval: Math.min(1000, Math.ceil(idle / 2)) },
     // What Node's parser and Fastify's router refuse gets the contract's body and code too.
     clientErrorHandler,
     frameworkErrors: frameworkErrorHandler

@@ -54,6 +54,8 @@ export interface SessionContext {
 export const CLOSE = {
   /** The server is shutting down. */
   GOING_AWAY: 1001,
+  /** Refused by policy: over the token's socket limit. */
+  POLICY: 1008,
   /** A frame over the size limit (ws closes with it itself). */
   TOO_BIG: 1009,
   /** "Try again later": this socket fell too far behind; come back with `since`. */
