@@ -32,8 +32,15 @@ export type DecisionAction = Static<typeof DecisionAction>
 /** Who decided an exit, as the `decided` event says. */
 export const DecidedBy = Type.Enum(['controller', 'rest', 'rule', 'timeout'])
 export type DecidedBy = Static<typeof DecidedBy>
-export const VmState = Type.Enum(['created', 'running', 'paused', 'stopped', 'killed', 'crashed'])
+const VM_STATES = ['created', 'running', 'paused', 'stopped', 'killed', 'crashed'] as const
+export const VmState = Type.Enum([...VM_STATES])
 export type VmState = Static<typeof VmState>
+/**
+ * A state as the stream's `state` event says it: a VM's state, or `deleted`, the VM's last
+ * event (REST never shows it: the VM is gone).
+ */
+export const StreamVmState = Type.Enum([...VM_STATES, 'deleted'])
+export type StreamVmState = Static<typeof StreamVmState>
 export const VmAction = Type.Enum(['start', 'pause', 'resume', 'stop', 'kill', 'reset'])
 export type VmAction = Static<typeof VmAction>
 export const VmType = Type.Enum(['default', 'sw_protected', 'snp', 'tdx'])

@@ -7,7 +7,7 @@ import {
   KVM_SYSTEM_EVENT_WAKEUP
 } from '../client/constants.js'
 import type {
-  DecidedMessage, ExitFields, StateMessage, VmInfo, VmState
+  DecidedMessage, ExitFields, StateMessage, StreamVmState, VmInfo
 } from '../client/types.js'
 import { faultWantsPrivate, mapGpaRangeOf, memoryFaultOf } from '../../schemas/exit-reading.js'
 
@@ -85,8 +85,8 @@ export const clockTime = (d: Date): string =>
   [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':') +
   '.' + String(d.getMilliseconds()).padStart(3, '0')
 
-const STATE_STYLE: Record<VmState, Style> = {
-  created: 'blue', running: 'green', paused: 'yellow', stopped: 'cyan', killed: 'red', crashed: 'red'
+const STATE_STYLE: Record<StreamVmState, Style> = {
+  created: 'blue', running: 'green', paused: 'yellow', stopped: 'cyan', killed: 'red', crashed: 'red', deleted: 'dim'
 }
 const ACTION_STYLE: Record<string, Style> = { convert: 'magenta', resume: 'green', kill: 'red' }
 

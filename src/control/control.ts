@@ -146,11 +146,15 @@ export class Control {
     return { items: page.items.map(vmView), next: page.last === null ? null : this.registry.cursor(principal, page.last) }
   }
 
-  /** Kills the VM if it is not already killed (closing its pending exits), then forgets it. */
+  /**
+   * Kills the VM if it is not already killed (closing its pending exits), says `deleted` to
+   * its subscribers (who drop it, controller roles included), then forgets it.
+   */
   deleteVm (principal: Principal, vm: string, by: DecidedBy = 'rest'): void {
     const rec = this.registry.find(principal, vm)
     requireChange(principal, 'delete VMs')
     if (rec.state !== 'killed') this.actions.kill(rec, by, 'deleted')
+    this.events.deleted(rec)
     this.registry.remove(rec)
   }
 

@@ -272,6 +272,15 @@ export class Session {
     if (had !== undefined && e.seq <= had) return
     this.sent.set(e.vm, e.seq)
     this.sendEvent(e)
+    if (e.deleted === true) this.forget(e.vm)
+  }
+
+  /** A deleted VM: its subscription and controller role go, and so does its mark ("*" stays). */
+  private forget (vm: string): void {
+    const sub = this.subs.get(vm)
+    if (sub !== undefined) this.drop(vm, sub)
+    // After this publish: "*" may still carry the same event, which the mark must stop.
+    queueMicrotask(() => { this.sent.delete(vm) })
   }
 
   private drop (vm: string, sub: Subscription): void {
