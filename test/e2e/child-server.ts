@@ -60,6 +60,9 @@ function childEnv (env: Record<string, string>): NodeJS.ProcessEnv {
     LOG_LEVEL: 'info',
     FAULTLINE_TOKEN: CHILD_TOKEN,
     FAULTLINE_DATA_DIR: mkdtempSync(join(tmpdir(), 'faultline-child-')),
+    // tap instruments child processes too, but this one runs the sources through tsx, whose
+    // output maps differently: its coverage would be merged wrongly into the tests' own.
+    _TAPJS_PROCESSINFO_COVERAGE_: '0',
     ...env
   }
 }
