@@ -1,7 +1,8 @@
 // Out of file descriptors, the server sheds connections and recovers; it never exits (it
 // did: under-pressure's memory probe threw EMFILE from a timer). The
 // server runs as its own process with a low open-files limit (ulimit -n), so only it runs
-// out; the test opens 150 idle connections, no more.
+// out (with room to start: module loading opens files concurrently); the test opens 300
+// idle connections, no more.
 import t from 'tap'
 import { connect } from 'node:net'
 import type { Socket } from 'node:net'
@@ -39,9 +40,9 @@ function shedLines (c: ChildServer): Array<Record<string, unknown>> {
 
 void t.test('accept() failing with EMFILE is shed; the server does not exit and answers afterwards', async t => {
   // A cap above the fd limit, so that accept() itself runs out.
-  const child = await startChild({ FAULTLINE_MAX_CONNECTIONS: '1000' }, 128)
+  const child = await startChild({ FAULTLINE_MAX_CONNECTIONS: '1000' }, 256)
   t.teardown(() => { stopChild(child) })
-  const { sockets, closed } = await flood(child.port, 150)
+  const { sockets, closed } = await flood(child.port, 300)
   // With no cap in the way, what was closed was closed for want of descriptors (libuv
   // accepts and closes them when accept() says EMFILE).
   t.ok(closed() > 0, 'the server ran out of descriptors and shed connections')
@@ -55,9 +56,10 @@ void t.test('accept() failing with EMFILE is shed; the server does not exit and 
 })
 
 void t.test('by default the connection cap sits below the fd limit: connections are shed before EMFILE', async t => {
-  const child = await startChild({}, 300)
+  // A cap of 512 - 256 = 256 connections.
+  const child = await startChild({}, 512)
   t.teardown(() => { stopChild(child) })
-  const { sockets } = await flood(child.port, 150)
+  const { sockets } = await flood(child.port, 300)
   t.equal(child.proc.exitCode, null)
   const shed = shedLines(child)
   t.ok(shed.some(l => typeof l.dropped === 'number' && l.dropped > 0), 'connections over the cap were dropped')
