@@ -33,7 +33,7 @@ function pollutingKey (value: unknown, at: string): string | undefined {
   return undefined
 }
 
-export function parseJsonBody (req: FastifyRequest, raw: Buffer): unknown {
+function parseJsonBody (req: FastifyRequest, raw: Buffer): unknown {
   const charset = charsetOf(req.headers['content-type'])
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
     throw new FaultlineError('UNSUPPORTED_MEDIA_TYPE', `the body must be JSON in UTF-8, not charset=${charset}`)

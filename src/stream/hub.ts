@@ -26,7 +26,7 @@ export interface StreamStats {
 }
 
 /** How long a socket has to answer the close frame at shutdown before it is terminated. */
-export const CLOSE_GRACE_MS = 2000
+const CLOSE_GRACE_MS = 2000
 
 export class StreamHub {
   readonly controllers = new ControllerRegistry<Session>()
