@@ -52,6 +52,8 @@ void t.test('past FAULTLINE_MAX_CONNECTIONS new connections are closed; the serv
     if (status !== 200) await sleep(20)
   }
   t.equal(status, 200, '/healthz answers after the flood')
+  const m = await app.inject({ url: '/metrics', headers: bearer(TOKENS.admin) })
+  t.match(m.body, new RegExp(`^faultline_connections_dropped_total ${app.connections.dropped}$`, 'm'), 'in the metrics')
 })
 
 void t.test('a connection that sends no complete request is closed with 408 after the idle timeout', async t => {

@@ -49,3 +49,13 @@ void t.test('a shed request is one warn line with no stack, and is counted', asy
   t.notOk(lines.some(l => l.includes('"stack"')), 'no stack anywhere')
   t.notOk(logged.some(l => l.level >= 50), 'nothing at error')
 })
+
+void t.test('/metrics reads the shed count', async t => {
+  // No pressure here (a loaded machine must not shed the scrape): the count is set as the
+  // pressure hook would have left it.
+  const app = await build(t)
+  app.shedding.requests = 3
+  const m = await app.inject({ url: '/metrics', headers: bearer(TOKENS.admin) })
+  t.equal(m.statusCode, 200)
+  t.match(m.body, /^faultline_requests_shed_total 3$/m)
+})
