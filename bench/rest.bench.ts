@@ -1,5 +1,5 @@
 // REST overhead: GET /v1/vms/{vm} through the whole app (auth with a constant-time token
-// compare, the per-token rate limit, under-pressure, schema serialization, control/'s view)
+// compare, the per-token rate limit, the event-loop pressure check, schema serialization, control/'s view)
 // against a bare Fastify route returning the same JSON, same connections and duration,
 // both on 127.0.0.1 in this process. Target: >= 0.8x the bare route's requests/s.
 import { createRequire } from 'node:module'

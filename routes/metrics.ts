@@ -1,7 +1,8 @@
 // /metrics: a small Prometheus registry (VMs by state, pending exits, the stream's sockets,
-// process defaults). Needs a token like every /v1 route. The full metrics set is a later issue.
+// process defaults). The counts span every tenant, so it needs an admin or a metrics token
+// (the auth hook checks `config.metrics`). The full metrics set is a later issue.
 import type { FastifyInstance } from 'fastify'
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import { Type } from 'typebox'
 import { ErrorBody } from '../schemas/common.js'
 
@@ -13,8 +14,16 @@ export default async function metricsRoutes (app: FastifyInstance): Promise<void
   const sockets = new Gauge({ name: 'faultline_stream_sockets', help: 'Open /v1/stream sockets', registers: [registry] })
   const subscriptions = new Gauge({ name: 'faultline_stream_subscriptions', help: 'Subscriptions held by stream sockets (VMs and "*")', registers: [registry] })
   const controllers = new Gauge({ name: 'faultline_stream_controllers', help: 'VMs with a controller on the stream', registers: [registry] })
+  // Counted by the plugins that shed (protection, connections); read at each scrape.
+  const since = (name: string, help: string, read: () => number): void => {
+    // Registered on the registry and read through it at each scrape.
+    new Counter({ name, help, registers: [registry], collect () { this.reset(); this.inc(read()) } })
+  }
+  since('faultline_requests_shed_total', 'Requests shed with 503 while the event loop lagged', () => app.shedding.requests)
+  since('faultline_connections_dropped_total', 'Connections closed at accept: FAULTLINE_MAX_CONNECTIONS were open', () => app.connections.dropped)
 
   app.get('/metrics', {
+    config: { metrics: true },
     schema: {
       operationId: 'getMetrics',
       tags: ['operations'],
@@ -22,6 +31,7 @@ export default async function metricsRoutes (app: FastifyInstance): Promise<void
       response: {
         200: { description: 'The Prometheus text exposition format', content: { 'text/plain': { schema: Type.String() } } },
         401: ErrorBody,
+        403: ErrorBody,
         429: ErrorBody,
         503: ErrorBody
       }

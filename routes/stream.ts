@@ -19,6 +19,14 @@ function requireStreamProtocol (req: FastifyRequest, _reply: FastifyReply, done:
   done(new FaultlineError('VALIDATION', `offer the subprotocol ${STREAM_SUBPROTOCOL} (beside bearer.<token>): it is the only one this server speaks`))
 }
 
+/** At most FAULTLINE_WS_MAX_SOCKETS_PER_TOKEN sockets per token: refused before the upgrade. */
+function requireSocketAllowance (hub: FastifyInstance['streamHub']) {
+  return function (req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
+    if (req.principal === null || hub.admits(req.principal)) { done(); return }
+    done(new FaultlineError('TOO_MANY_SOCKETS', `this token has ${hub.options.maxSocketsPerToken} stream sockets open: close one first`))
+  }
+}
+
 export default async function streamRoutes (app: FastifyInstance): Promise<void> {
   const hub = app.streamHub
 
@@ -31,7 +39,7 @@ export default async function streamRoutes (app: FastifyInstance): Promise<void>
       description: 'A WebSocket upgrade (subprotocol faultline.v1). The messages it carries are described by the AsyncAPI document at /asyncapi.json.',
       response: { 101: Type.Null({ description: 'Switching Protocols: the WebSocket is open' }), ...errors() }
     },
-    onRequest: requireStreamProtocol
+    onRequest: [requireStreamProtocol, requireSocketAllowance(hub)]
   }, (socket, req) => {
     // The auth hook runs on every non-public route, upgrades included: principal is set.
     if (req.principal === null) { socket.close(1008, 'unauthenticated'); return }

@@ -32,8 +32,15 @@ export type DecisionAction = Static<typeof DecisionAction>
 /** Who decided an exit, as the `decided` event says. */
 export const DecidedBy = Type.Enum(['controller', 'rest', 'rule', 'timeout'])
 export type DecidedBy = Static<typeof DecidedBy>
-export const VmState = Type.Enum(['created', 'running', 'paused', 'stopped', 'killed', 'crashed'])
+const VM_STATES = ['created', 'running', 'paused', 'stopped', 'killed', 'crashed'] as const
+export const VmState = Type.Enum([...VM_STATES])
 export type VmState = Static<typeof VmState>
+/**
+ * A state as the stream's `state` event says it: a VM's state, or `deleted`, the VM's last
+ * event (REST never shows it: the VM is gone).
+ */
+export const StreamVmState = Type.Enum([...VM_STATES, 'deleted'])
+export type StreamVmState = Static<typeof StreamVmState>
 export const VmAction = Type.Enum(['start', 'pause', 'resume', 'stop', 'kill', 'reset'])
 export type VmAction = Static<typeof VmAction>
 export const VmType = Type.Enum(['default', 'sw_protected', 'snp', 'tdx'])
@@ -61,9 +68,12 @@ export const Page = <T extends TSchema>(item: T) => Type.Object({
   next: Nullable(Type.String())
 }, { additionalProperties: false })
 
-/** The error responses a route may give, for the OpenAPI document. */
+/**
+ * The error responses a route may give, for the OpenAPI document. Every authenticated
+ * route may answer 403 (a metrics token may only read /metrics).
+ */
 export function errors (...codes: number[]): Record<number, typeof ErrorBody> {
   const out: Record<number, typeof ErrorBody> = {}
-  for (const c of [400, 401, 429, 503, ...codes]) out[c] = ErrorBody
+  for (const c of [400, 401, 403, 429, 503, ...codes]) out[c] = ErrorBody
   return out
 }

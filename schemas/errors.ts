@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   INVALID_CONFIG: { status: 400, description: 'The VM definition is not valid (memslots, gpaw, type)' },
   UNKNOWN_PRESET: { status: 400, description: 'No built-in program has that name' },
   LIMIT_EXCEEDED: { status: 400, description: 'Over a limit this server sets (vCPUs, memslots, subscriptions)' },
+  REQUEST_TIMEOUT: { status: 408, description: 'No complete request within FAULTLINE_IDLE_TIMEOUT_MS: the connection is closed' },
   PAYLOAD_TOO_LARGE: { status: 413, description: 'The body is over the server\'s limit' },
   HEADERS_TOO_LARGE: { status: 431, description: 'The request\'s headers are over the server\'s limit' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The body is not JSON in UTF-8' },
@@ -29,6 +30,7 @@ export const ERROR_CODES = {
   SEQ_EXPIRED: { status: 410, description: 'The events after that seq are no longer kept' },
   INVALID_ACTION: { status: 422, description: 'The decision cannot apply to this exit; it stays pending' },
   RATE_LIMITED: { status: 429, description: 'Too many requests for this token; retry after the time given' },
+  TOO_MANY_SOCKETS: { status: 429, description: 'The token has as many stream sockets open as it may (FAULTLINE_WS_MAX_SOCKETS_PER_TOKEN)' },
   INTERNAL: { status: 500, description: 'A bug: the server logged it' },
   OVERLOADED: { status: 503, description: 'The server is under pressure and shed the request; retry later' },
   NOT_READY: { status: 503, description: 'The server is starting or closing' }

@@ -3,7 +3,7 @@
 // the AsyncAPI document and the client's types come from the same schemas.
 import { Type } from 'typebox'
 import type { Static } from 'typebox'
-import { DecidedBy, DecisionAction, Role, VmId, VmState } from './common.js'
+import { DecidedBy, DecisionAction, Role, StreamVmState, VmId } from './common.js'
 import { ExitMessage, decisionFields } from './exit.js'
 import type { ExitMessage as ExitMessageType } from './exit.js'
 
@@ -78,7 +78,7 @@ export const StateMessage = Type.Object({
   type: Type.Literal('state'),
   vm: VmId,
   seq: Type.Integer({ minimum: 1 }),
-  state: VmState,
+  state: StreamVmState,
   reason: Type.String()
 }, { additionalProperties: false })
 export type StateMessage = Static<typeof StateMessage>

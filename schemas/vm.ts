@@ -115,7 +115,7 @@ export const ActionBody = Type.Object({ action: VmAction }, { additionalProperti
 
 export const ListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-  cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$', description: 'The `next` of the previous page' }))
+  cursor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{22}$', description: 'The `next` of the previous page (opaque; good for this server process and tenant)' }))
 }, { additionalProperties: false })
 export type ListQuery = Static<typeof ListQuery>
 

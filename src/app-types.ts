@@ -5,6 +5,7 @@ import type { Control } from './control/index.js'
 import type { Config } from './config.js'
 import type { StreamOptions } from './stream/options.js'
 import type { StreamHub } from './stream/hub.js'
+import type { ConnectionStats } from './plugins/connections.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,6 +16,12 @@ declare module 'fastify' {
     faultline: AppSettings
     /** Every stream socket: sessions, controllers, counts. */
     streamHub: StreamHub
+    /** Requests shed with 503 OVERLOADED since start (src/plugins/protection.ts). */
+    shedding: { requests: number }
+    /** Connections shed at accept since start (src/plugins/connections.ts). */
+    connections: ConnectionStats
+    /** Whether the event loop lags past FAULTLINE_MAX_EVENT_LOOP_DELAY_MS (requests are shed). */
+    isUnderPressure: () => boolean
     /** 503 from /readyz unless ready. */
     readiness: { phase: 'starting' | 'ready' | 'closing' }
   }
@@ -25,10 +32,13 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Public routes skip the Bearer check. */
     public?: boolean
+    /** GET /metrics: admin and metrics tokens only, and the one route a metrics token may use. */
+    metrics?: boolean
   }
 }
 
-export type AppSettings = Pick<Config, 'bodyLimit' | 'wsMaxPayload' | 'rateLimitPerMinute' | 'maxEventLoopDelayMs' | 'limits'> & {
+export type AppSettings = Pick<Config, 'bodyLimit' | 'wsMaxPayload' | 'rateLimitPerMinute' | 'maxEventLoopDelayMs' | 'limits'> &
+Partial<Pick<Config, 'maxConnections' | 'idleTimeoutMs'>> & {
   version: string
   /** The stream's limits and timers (src/stream/options.ts); unset ones keep their defaults. */
   stream?: Partial<Omit<StreamOptions, 'version'>>

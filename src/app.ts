@@ -11,11 +11,15 @@ import websocket from '@fastify/websocket'
 import type { Auth } from './auth/index.js'
 import type { Control } from './control/index.js'
 import { selectProtocol } from './stream/protocol.js'
+import { clientErrorHandler, frameworkErrorHandler } from './error-handler.js'
+import { INTEGER_VARS } from './config.js'
 import type { AppSettings } from './app-types.js'
 import { openapiOptions } from './openapi.js'
 import authPlugin from './plugins/auth.js'
+import connectionsPlugin from './plugins/connections.js'
 import controlPlugin from './plugins/control.js'
 import errorsPlugin from './plugins/errors.js'
+import jsonBodyPlugin from './plugins/json-body.js'
 import protectionPlugin from './plugins/protection.js'
 import readinessPlugin from './plugins/readiness.js'
 import settingsPlugin from './plugins/settings.js'
@@ -46,7 +50,9 @@ export interface BuildOptions extends AppOptions {
 
 const faultline: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   await app.register(settingsPlugin, { settings: opts.settings })
+  await app.register(connectionsPlugin)
   await app.register(errorsPlugin)
+  await app.register(jsonBodyPlugin)
   await app.register(controlPlugin, { control: opts.control })
   app.addHook('onRequest', (req, reply, done) => { void reply.header('x-request-id', req.id); done() })
   await app.register(streamHubPlugin)
@@ -83,6 +89,7 @@ export default fp(faultline, { name: 'faultline', fastify: '5.x' })
 
 /** A Fastify instance with the server options faultline needs, and the app registered on it. */
 export async function buildApp (opts: BuildOptions): Promise<FastifyInstance> {
+  const idle = opts.settings.idleTimeoutMs ?? INTEGER_VARS.FAULTLINE_IDLE_TIMEOUT_MS.def
   const app = Fastify({
     ...(opts.loggerInstance !== undefined ? { loggerInstance: opts.loggerInstance } : { logger: false }),
     bodyLimit: opts.settings.bodyLimit,
@@ -91,7 +98,17 @@ export async function buildApp (opts: BuildOptions): Promise<FastifyInstance> {
       // Accept a caller's id when it is short and plain, so logs join across services.
       return typeof given === 'string' && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID()
     },
-    routerOptions: { ignoreTrailingSlash: true }
+    routerOptions: { ignoreTrailingSlash: true },
+    // A connection that sends no complete request within `idle` (of connecting, or of the
+    // previous response) is answered 408 and closed: idle sockets cannot pile up. Node
+    // checks every connectionsCheckingInterval; an upgraded stream socket is no longer the
+    // parser's and keeps its own heartbeat.
+    requestTimeout: idle,
+    keepAliveTimeout: idle,
+    http: { headersTimeout: idle, requestTimeout: idle, connectionsCheckingInterval: Math.min(1000, Math.ceil(idle / 2)) },
+    // What Node's parser and Fastify's router refuse gets the contract's body and code too.
+    clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler
   })
   // JSON only: a text/plain body is 415, not a string that fails validation later.
   app.removeContentTypeParser('text/plain')

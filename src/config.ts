@@ -1,5 +1,6 @@
 // Configuration from the environment, checked once at start: a bad value stops the server
 // with a message naming the variable, what it got and what it takes.
+import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Limits } from './control/types.js'
 import { DEFAULT_LIMITS } from './control/types.js'
@@ -29,6 +30,10 @@ export interface Config {
   rateLimitPerMinute: number
   /** Event-loop delay past which requests are shed with 503; 0 turns it off. */
   maxEventLoopDelayMs: number
+  /** Open connections (HTTP and stream) past which new ones are closed at once. */
+  maxConnections: number
+  /** A connection that sends no complete request for this long is closed (408). */
+  idleTimeoutMs: number
   /** The stream's limits and timers (the version comes from the build). */
   stream: Omit<StreamOptions, 'version'>
 }
@@ -41,6 +46,26 @@ export class ConfigError extends Error {
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+/** File descriptors kept for everything but client connections (logs, files, the listener). */
+const RESERVED_FDS = 256
+
+/**
+ * The default connection cap: the process's soft open-files limit less a reserve, so that
+ * connections are shed before accept() or a file open fails with EMFILE. 4096 where the
+ * limit cannot be read (/proc/self/limits is Linux's).
+ */
+export function defaultMaxConnections (limits = '/proc/self/limits'): number {
+  let soft: number
+  try {
+    const m = /^Max open files\s+(\S+)/m.exec(readFileSync(limits, 'utf8'))
+    soft = m === null ? NaN : m[1] === 'unlimited' ? Infinity : Number(m[1])
+  } catch {
+    soft = NaN
+  }
+  if (Number.isNaN(soft)) return 4096
+  return Math.max(32, Math.min(soft - RESERVED_FDS, 65_536))
+}
 
 /** Every variable faultline reads, with its default and range (docs/operations.md). */
 export const INTEGER_VARS = {
@@ -59,6 +84,9 @@ export const INTEGER_VARS = {
   FAULTLINE_WS_MAX_PAYLOAD: { def: 64 * 1024, min: 1024, max: 64 * 1024 * 1024 },
   FAULTLINE_RATE_LIMIT: { def: 6000, min: 0, max: 10_000_000 },
   FAULTLINE_MAX_EVENT_LOOP_DELAY_MS: { def: 1000, min: 0, max: 60_000 },
+  FAULTLINE_MAX_CONNECTIONS: { def: defaultMaxConnections(), min: 1, max: 1_000_000 },
+  FAULTLINE_IDLE_TIMEOUT_MS: { def: 10_000, min: 100, max: 3_600_000 },
+  FAULTLINE_WS_MAX_SOCKETS_PER_TOKEN: { def: DEFAULT_STREAM_OPTIONS.maxSocketsPerToken, min: 1, max: 1_000_000 },
   // A heartbeat shorter than a second would terminate healthy peers on a slow link.
   FAULTLINE_WS_HEARTBEAT_MS: { def: DEFAULT_STREAM_OPTIONS.heartbeatMs, min: 0, minOn: 1000, max: 3_600_000 },
   // At least a few frames of any size a socket is sent; at most what a few sockets may pin.
@@ -131,11 +159,14 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     wsMaxPayload: int('FAULTLINE_WS_MAX_PAYLOAD'),
     rateLimitPerMinute: int('FAULTLINE_RATE_LIMIT'),
     maxEventLoopDelayMs: int('FAULTLINE_MAX_EVENT_LOOP_DELAY_MS'),
+    maxConnections: int('FAULTLINE_MAX_CONNECTIONS'),
+    idleTimeoutMs: int('FAULTLINE_IDLE_TIMEOUT_MS'),
     stream: {
       heartbeatMs: int('FAULTLINE_WS_HEARTBEAT_MS'),
       maxBufferedBytes: int('FAULTLINE_WS_MAX_BUFFERED_BYTES'),
       maxSubscriptions: int('FAULTLINE_WS_MAX_SUBSCRIPTIONS'),
-      observerFlushMs: int('FAULTLINE_WS_OBSERVER_FLUSH_MS')
+      observerFlushMs: int('FAULTLINE_WS_OBSERVER_FLUSH_MS'),
+      maxSocketsPerToken: int('FAULTLINE_WS_MAX_SOCKETS_PER_TOKEN')
     }
   }
   if (problems.length > 0) throw new ConfigError(problems)

@@ -3,6 +3,7 @@
 // (validation, body size, bad JSON, a malformed URL) get table codes too, so a client only
 // ever sees one family.
 import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { statusOf } from '../schemas/errors.js'
 import type { ErrorCode } from '../schemas/errors.js'
@@ -51,6 +52,35 @@ export async function errorHandler (err: unknown, req: FastifyRequest, reply: Fa
   if (body.statusCode >= 500 && e.code !== 'OVERLOADED') req.log.error({ err }, 'request failed')
   // 429 and 503 carry their own headers (retry-after, rate-limit state): keep them.
   return await reply.code(body.statusCode).type('application/json; charset=utf-8').send(body)
+}
+
+/**
+ * What Node's HTTP parser refuses before Fastify sees a request (headers over the limit, no
+ * complete request in time, bytes that are not HTTP), answered with the contract's body and
+ * code, then the connection is closed: the parser cannot go on after it.
+ */
+export function clientErrorHandler (err: NodeJS.ErrnoException, socket: Duplex): void {
+  // A reset peer is gone: nothing to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const e = err.code === 'HPE_HEADER_OVERFLOW'
+    ? new FaultlineError('HEADERS_TOO_LARGE', 'the request\'s headers are over the server\'s limit')
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new FaultlineError('REQUEST_TIMEOUT', 'no complete request in time: the connection is closed')
+      : new FaultlineError('BAD_REQUEST', 'the request is not valid HTTP/1.1')
+  const body = JSON.stringify(errorBody(e))
+  const status = statusOf(e.code)
+  if (socket.writable) {
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  }
+  // Closed once the answer is flushed, whether or not the peer closes its side.
+  ;(socket as Duplex & { destroySoon?: () => void }).destroySoon?.()
+}
+
+/** Fastify's own refusals before routing (a malformed URL): the same body as every error. */
+export function frameworkErrorHandler (err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  const body = errorBody(toFaultlineError(err))
+  void reply.code(body.statusCode).type('application/json; charset=utf-8').send(body)
 }
 
 export async function notFoundHandler (req: FastifyRequest, reply: FastifyReply): Promise<void> {

@@ -26,7 +26,7 @@ export class FaultlineError extends Error {
   }
 }
 
-/** under-pressure makes its error with `new customError()`: this one needs no arguments. */
+/** What a request shed under pressure is answered with (src/plugins/protection.ts). */
 export class Overloaded extends FaultlineError {
   constructor () { super('OVERLOADED', 'the server is under pressure: retry later') }
 }

@@ -2,7 +2,7 @@ import t from 'tap'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ConfigError, loadConfig } from '../src/config.js'
+import { ConfigError, defaultMaxConnections, loadConfig } from '../src/config.js'
 
 void t.test('defaults', async t => {
   const c = loadConfig({})
@@ -52,11 +52,11 @@ void t.test('a tokens file is read and checked', async t => {
 })
 
 void t.test('the stream settings are read from the environment, defaults from the stream', async t => {
-  t.same(loadConfig({}).stream, { heartbeatMs: 30_000, maxBufferedBytes: 4 * 1024 * 1024, maxSubscriptions: 1024, observerFlushMs: 5 })
+  t.same(loadConfig({}).stream, { heartbeatMs: 30_000, maxBufferedBytes: 4 * 1024 * 1024, maxSubscriptions: 1024, observerFlushMs: 5, maxSocketsPerToken: 64 })
   const c = loadConfig({
     FAULTLINE_WS_HEARTBEAT_MS: '5000', FAULTLINE_WS_MAX_BUFFERED_BYTES: '65536', FAULTLINE_WS_MAX_SUBSCRIPTIONS: '8', FAULTLINE_WS_OBSERVER_FLUSH_MS: '0'
   })
-  t.same(c.stream, { heartbeatMs: 5000, maxBufferedBytes: 65536, maxSubscriptions: 8, observerFlushMs: 0 })
+  t.same(c.stream, { heartbeatMs: 5000, maxBufferedBytes: 65536, maxSubscriptions: 8, observerFlushMs: 0, maxSocketsPerToken: 64 })
   t.equal(loadConfig({ FAULTLINE_WS_HEARTBEAT_MS: '0' }).stream.heartbeatMs, 0, '0 turns heartbeats off')
 })
 
@@ -71,4 +71,23 @@ void t.test('bad stream settings stop the start, each named with its range', asy
   t.match(err.message, /FAULTLINE_WS_OBSERVER_FLUSH_MS="soon": must be an integer from 0 to 1000/)
   t.throws(() => loadConfig({ FAULTLINE_WS_HEARTBEAT_MS: '3600001' }), { message: /FAULTLINE_WS_HEARTBEAT_MS/ })
   t.throws(() => loadConfig({ FAULTLINE_WS_OBSERVER_FLUSH_MS: '1001' }), { message: /FAULTLINE_WS_OBSERVER_FLUSH_MS/ })
+})
+
+void t.test('connection limits: the cap defaults to the open-files limit less a reserve', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'faultline-limits-'))
+  const limits = (soft: string): string => {
+    const p = join(dir, `limits-${soft}`)
+    writeFileSync(p, `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${soft}                 1048576              files\n`)
+    return p
+  }
+  t.equal(defaultMaxConnections(limits('1024')), 768)
+  t.equal(defaultMaxConnections(limits('100')), 32, 'never below 32')
+  t.equal(defaultMaxConnections(limits('1048576')), 65536, 'at most 65536')
+  t.equal(defaultMaxConnections(limits('unlimited')), 65536)
+  t.equal(defaultMaxConnections(join(dir, 'missing')), 4096, 'a fixed default where the limit cannot be read')
+  const c = loadConfig({ FAULTLINE_MAX_CONNECTIONS: '100', FAULTLINE_IDLE_TIMEOUT_MS: '500', FAULTLINE_WS_MAX_SOCKETS_PER_TOKEN: '3' })
+  t.match(c, { maxConnections: 100, idleTimeoutMs: 500, stream: { maxSocketsPerToken: 3 } })
+  t.match(loadConfig({}), { idleTimeoutMs: 10_000, stream: { maxSocketsPerToken: 64 } })
+  const err = t.throws(() => loadConfig({ FAULTLINE_MAX_CONNECTIONS: '0', FAULTLINE_IDLE_TIMEOUT_MS: '10' })) as ConfigError
+  t.equal(err.problems.length, 2)
 })

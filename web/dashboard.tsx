@@ -34,7 +34,7 @@ function applyEvent (vms: VmInfo[], ev: LiveEvent): VmInfo[] | null {
   if (ev.type === 'exit') next = { ...vm, counters: { ...c, exits: (c.exits ?? 0) + 1, pending: (c.pending ?? 0) + 1 } }
   if (ev.type === 'decided') next = { ...vm, counters: { ...c, pending: Math.max(0, (c.pending ?? 0) - 1), decisions: (c.decisions ?? 0) + 1 } }
   if (ev.type === 'state') {
-    if (ev.reason === 'deleted') return vms.filter(v => v.id !== ev.vm)
+    if (ev.state === 'deleted') return vms.filter(v => v.id !== ev.vm)
     next = { ...vm, state: ev.state, ...(ev.reason !== null && ev.reason !== undefined ? { state_reason: ev.reason } : {}) }
   }
   const out = [...vms]

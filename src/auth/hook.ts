@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { BEARER_SUBPROTOCOL_PREFIX as SUBPROTOCOL_PREFIX } from '../../schemas/protocol.js'
 import { FaultlineError } from '../errors.js'
 import type { Auth } from './index.js'
-import { parseBearer } from './index.js'
+import { canRead, canReadMetrics, parseBearer } from './index.js'
 import type { Principal } from './types.js'
 
 /** The token a request presents, or null. */
@@ -31,6 +31,13 @@ export function authHook (auth: Auth) {
     const principal = token === null ? null : auth.authenticate(token)
     if (principal === null) {
       done(new FaultlineError('UNAUTHORIZED', token === null ? 'a valid Bearer token is required (Authorization: Bearer <token>)' : 'a valid Bearer token is required: this token is not known'))
+      return
+    }
+    // Server-wide counts are for admins and scrapers; a scraper's token reads nothing else.
+    if (req.routeOptions.config.metrics === true ? !canReadMetrics(principal) : !canRead(principal)) {
+      done(new FaultlineError('FORBIDDEN', req.routeOptions.config.metrics === true
+        ? 'metrics are server-wide: they need an admin or a metrics token'
+        : 'a metrics token may only read /metrics'))
       return
     }
     req.principal = principal

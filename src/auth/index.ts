@@ -3,7 +3,7 @@ import { findDigest, sha256 } from './compare.js'
 import type { TokenEntry } from './tokens.js'
 import type { Principal } from './types.js'
 
-export { canControl } from './roles.js'
+export { canControl, canRead, canReadMetrics } from './roles.js'
 export { findDigest, sha256 } from './compare.js'
 export type { Principal } from './types.js'
 export type { TokenEntry } from './tokens.js'

@@ -4,11 +4,11 @@
 import type { FaultlineClient } from '../client/client.js'
 import { FaultlineStreamError } from '../client/errors.js'
 import type { ExitStream } from '../client/stream.js'
-import type { ExitMessage, StateMessage, VmState } from '../client/types.js'
+import type { ExitMessage, StateMessage, StreamVmState } from '../client/types.js'
 import type { AsyncPolicy, PolicyDecision } from './policies.js'
 
-/** States a VM does not leave by itself: a controller's work is over. */
-export const FINAL_STATES: ReadonlySet<VmState> = new Set(['stopped', 'killed', 'crashed'])
+/** States a VM does not leave by itself: a controller's work is over (`deleted`: the VM is gone). */
+export const FINAL_STATES: ReadonlySet<StreamVmState> = new Set(['stopped', 'killed', 'crashed', 'deleted'])
 
 export type DecisionOutcome =
   | { ok: true, ms: number }
@@ -36,7 +36,7 @@ export interface ControllerOptions extends ControllerHooks {
 }
 
 export type ControllerEnd =
-  | { reason: 'final', state: VmState }
+  | { reason: 'final', state: StreamVmState }
   | { reason: 'revoked' }
   | { reason: 'aborted' }
 
@@ -45,7 +45,8 @@ export async function runController (opts: ControllerOptions): Promise<Controlle
   const now = opts.now ?? (() => performance.now())
   let finish!: (end: ControllerEnd) => void
   const ended = new Promise<ControllerEnd>((resolve) => { finish = resolve })
-  const isFinal = (state: VmState): boolean => opts.follow !== true && FINAL_STATES.has(state)
+  // A deleted VM sends nothing more, so even a follower is done.
+  const isFinal = (state: StreamVmState): boolean => state === 'deleted' || (opts.follow !== true && FINAL_STATES.has(state))
 
   const onState = (s: StateMessage): void => {
     if (s.vm !== vm) return

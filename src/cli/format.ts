@@ -4,7 +4,7 @@ import {
   KVM_EXIT_HYPERCALL, KVM_EXIT_IO, KVM_EXIT_IO_OUT, KVM_EXIT_MMIO, KVM_EXIT_SYSTEM_EVENT, SYSTEM_EVENT_NAMES
 } from '../client/constants.js'
 import type {
-  DecidedMessage, ExitFields, StateMessage, VmInfo, VmState
+  DecidedMessage, ExitFields, StateMessage, StreamVmState, VmInfo
 } from '../client/types.js'
 import { faultWantsPrivate, mapGpaRangeOf, memoryFaultOf } from '../../schemas/exit-reading.js'
 
@@ -72,8 +72,8 @@ export const clockTime = (d: Date): string =>
   [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':') +
   '.' + String(d.getMilliseconds()).padStart(3, '0')
 
-const STATE_STYLE: Record<VmState, Style> = {
-  created: 'blue', running: 'green', paused: 'yellow', stopped: 'cyan', killed: 'red', crashed: 'red'
+const STATE_STYLE: Record<StreamVmState, Style> = {
+  created: 'blue', running: 'green', paused: 'yellow', stopped: 'cyan', killed: 'red', crashed: 'red', deleted: 'dim'
 }
 const ACTION_STYLE: Record<string, Style> = { convert: 'magenta', resume: 'green', kill: 'red' }
 

@@ -43,7 +43,7 @@ export async function runWatch (client: FaultlineClient, command: WatchCommand, 
   stream.on('state', (s) => {
     tally.stateEvent(s)
     show(s, formatStateLine(s, now(), out.paint))
-    if (!command.follow && s.vm === vm && FINAL_STATES.has(s.state)) finish(0)
+    if (s.vm === vm && (s.state === 'deleted' || (!command.follow && FINAL_STATES.has(s.state)))) finish(0)
   })
   stream.on('close', () => finish(1))
   attachStreamReports(stream, out)

@@ -10,7 +10,7 @@ export type {
   DecisionMessage, ErrorCode, ErrorMessage, ExitMessage, ExitReasonName as ExitReason, HelloMessage, Hypercall,
   Instruction, Io, Memslot, MemoryFault, MessageId, Mmio, Page, PolicyRule, Role, RevokedMessage, RunResult,
   ServerMessage, StateMessage, SubscribedMessage, SubscribeMessage, SystemEvent, UnsubscribeMessage, VcpuInfo,
-  VmAction, VmEvent, VmState, VmType
+  StreamVmState, VmAction, VmEvent, VmState, VmType
 } from '../../schemas/index.js'
 
 /** POST /v1/vms */

@@ -149,16 +149,21 @@ export class Control {
 
   /** The caller's VMs (every tenant's for an admin), oldest first. */
   listVms (principal: Principal, q: ListQuery = {}): Page<VmView> {
-    // The cursor is the creation number of the last item sent: stable under deletes.
-    const page = this.registry.list(principal, q.cursor === undefined ? 0 : Number(q.cursor), q.limit ?? 50)
-    return { items: page.items.map(vmView), next: page.last === null ? null : String(page.last) }
+    // The cursor seals the creation number of the last item sent: stable under deletes.
+    const after = q.cursor === undefined ? 0 : this.registry.cursorOrd(principal, q.cursor)
+    const page = this.registry.list(principal, after, q.limit ?? 50)
+    return { items: page.items.map(vmView), next: page.last === null ? null : this.registry.cursor(principal, page.last) }
   }
 
-  /** Kills the VM if it is not already killed (closing its pending exits), then forgets it. */
+  /**
+   * Kills the VM if it is not already killed (closing its pending exits), says `deleted` to
+   * its subscribers (who drop it, controller roles included), then forgets it.
+   */
   deleteVm (principal: Principal, vm: string, by: DecidedBy = 'rest'): void {
     const rec = this.registry.find(principal, vm)
     requireChange(principal, 'delete VMs')
     if (rec.state !== 'killed') this.actions.kill(rec, by, 'deleted')
+    this.events.deleted(rec)
     this.registry.remove(rec)
   }
 

@@ -33,6 +33,12 @@ export class VmEvents {
     this.publish(rec, { vm: rec.id, tenant: rec.tenant, seq, type: 'state', frame: stateFrame(rec.id, seq, rec.state, rec.state_reason) })
   }
 
+  /** The VM's last event: state `deleted`, sent as it is forgotten. */
+  deleted (rec: VmRecord): void {
+    const seq = this.nextSeq(rec)
+    this.publish(rec, { vm: rec.id, tenant: rec.tenant, seq, type: 'state', deleted: true, frame: stateFrame(rec.id, seq, 'deleted', 'deleted') })
+  }
+
   /** Sets the state and announces it. */
   setState (rec: VmRecord, state: VmState, reason: string): void {
     rec.state = state

@@ -1,6 +1,6 @@
 // The contract's server→client event messages, built once per event. Only the JSON text is
 // kept: it goes to every subscriber as is, and REST parses an exit's back when asked.
-import type { DecidedBy, DecisionAction, VmState } from '../../schemas/common.js'
+import type { DecidedBy, DecisionAction, StreamVmState } from '../../schemas/common.js'
 import type { ExitMessage } from '../../schemas/exit.js'
 import type { ExitRecord } from '../kvm/index.js'
 
@@ -38,6 +38,6 @@ export function decidedFrame (vm: string, exit: number, seq: number, action: Dec
 }
 
 /** {"type":"state","vm","seq","state","reason"} */
-export function stateFrame (vm: string, seq: number, state: VmState, reason: string): string {
+export function stateFrame (vm: string, seq: number, state: StreamVmState, reason: string): string {
   return JSON.stringify({ type: 'state', vm, seq, state, reason })
 }

@@ -16,6 +16,8 @@ export interface ControlEvent {
   seq: number
   type: 'exit' | 'decided' | 'state'
   exit?: number
+  /** The VM's last event (state `deleted`): subscribers drop the VM after it. */
+  deleted?: true
   frame: string
 }
 

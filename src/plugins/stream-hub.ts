@@ -9,5 +9,5 @@ import { streamOptions } from '../stream/options.js'
 export default fp(async (app) => {
   const hub = new StreamHub(app.control, streamOptions({ version: app.faultline.version }, app.faultline.stream), app.log)
   app.decorate('streamHub', hub)
-  app.addHook('preClose', async () => { hub.close() })
+  app.addHook('preClose', async () => { await hub.close() })
 }, { name: 'faultline-stream-hub', fastify: '5.x', dependencies: ['faultline-control', 'faultline-settings'] })

@@ -25,9 +25,18 @@ export interface StreamStats {
   deadTerminated: number
 }
 
+/** How long a socket has to answer the close frame at shutdown before it is terminated. */
+const CLOSE_GRACE_MS = 2000
+
 export class StreamHub {
   readonly controllers = new ControllerRegistry<Session>()
   private readonly sessions = new Set<Session>()
+  /** Every socket until its TCP connection is gone (a closed session's socket may still be closing). */
+  private readonly liveSockets = new Set<HubSocket>()
+  /** Set while close() waits for the last socket to go. */
+  private onLastSocket: (() => void) | undefined
+  /** Open sessions per principal id, for FAULTLINE_WS_MAX_SOCKETS_PER_TOKEN. */
+  private readonly perToken = new Map<string, number>()
   private readonly timer: NodeJS.Timeout | undefined
   private slowClosed = 0
   private deadTerminated = 0
@@ -47,14 +56,38 @@ export class StreamHub {
     }
   }
 
-  /** Wires a freshly upgraded, authenticated socket and greets it; `raw` as in Session. */
-  open (socket: HubSocket, principal: Principal, raw?: RawTransport): Session {
+  /** Whether the principal may open another stream socket (routes/stream.ts asks before the upgrade). */
+  admits (principal: Principal): boolean {
+    return (this.perToken.get(principal.id) ?? 0) < this.options.maxSocketsPerToken
+  }
+
+  /**
+   * Wires a freshly upgraded, authenticated socket and greets it; `raw` as in Session. A
+   * socket over the token's limit (upgrades that raced past admits()) is closed with 1008.
+   */
+  open (socket: HubSocket, principal: Principal, raw?: RawTransport): Session | undefined {
+    this.liveSockets.add(socket)
+    socket.on('close', () => {
+      this.liveSockets.delete(socket)
+      if (this.liveSockets.size === 0) this.onLastSocket?.()
+    })
+    if (!this.admits(principal)) {
+      socket.close(CLOSE.POLICY, `this token has ${this.options.maxSocketsPerToken} stream sockets open already`)
+      return undefined
+    }
+    this.perToken.set(principal.id, (this.perToken.get(principal.id) ?? 0) + 1)
     const s = new Session(socket, principal, {
       control: this.control,
       controllers: this.controllers,
       options: this.options,
       logger: this.logger,
-      onDetach: (x) => { this.sessions.delete(x); this.flushQueue.delete(x) },
+      onDetach: (x) => {
+        this.sessions.delete(x)
+        this.flushQueue.delete(x)
+        const n = (this.perToken.get(principal.id) ?? 1) - 1
+        if (n === 0) this.perToken.delete(principal.id)
+        else this.perToken.set(principal.id, n)
+      },
       onSlow: () => { this.slowClosed++ },
       scheduleFlush: this.scheduleFlush
     }, raw)
@@ -78,12 +111,24 @@ export class StreamHub {
     }
   }
 
-  /** Stops the timers and closes every socket with 1001 (going away). */
-  close (): void {
+  /**
+   * Stops the timers and closes every socket with 1001 (going away); resolves when they are
+   * all gone. A peer that does not answer the close frame within `graceMs` is terminated:
+   * otherwise ws would wait 30 s for it, and shutdown with it.
+   */
+  async close (graceMs = CLOSE_GRACE_MS): Promise<void> {
     clearInterval(this.timer)
     clearTimeout(this.flushTimer)
     this.flushTimer = undefined
     for (const s of [...this.sessions]) s.end(CLOSE.GOING_AWAY, 'server shutting down')
+    if (this.liveSockets.size === 0) return
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(() => {
+        for (const socket of this.liveSockets) socket.terminate()
+        resolve()
+      }, graceMs)
+      this.onLastSocket = () => { clearTimeout(timer); resolve() }
+    })
   }
 
   private readonly scheduleFlush = (s: Session): void => {

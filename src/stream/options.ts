@@ -10,6 +10,8 @@ export interface StreamOptions {
   maxSubscriptions: number
   /** A socket that controls no VM gets its frames in batches this often; 0 sends each at once. */
   observerFlushMs: number
+  /** Stream sockets one token may have open at once; an upgrade past it is refused (429). */
+  maxSocketsPerToken: number
   /** The server's version, for `hello`. */
   version: string
 }
@@ -22,6 +24,8 @@ export const DEFAULT_STREAM_OPTIONS: StreamOptions = {
   // Observers see events a few ms late; in exchange a VM with many observers keeps its
   // controller's round trip (one write per observer per batch, not per event).
   observerFlushMs: 5,
+  // Enough for a controller per worker process of one client; each socket is a file descriptor.
+  maxSocketsPerToken: 64,
   version: '0.0.0'
 }
 

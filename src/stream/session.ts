@@ -54,6 +54,8 @@ export interface SessionContext {
 export const CLOSE = {
   /** The server is shutting down. */
   GOING_AWAY: 1001,
+  /** Refused by policy: over the token's socket limit. */
+  POLICY: 1008,
   /** A frame over the size limit (ws closes with it itself). */
   TOO_BIG: 1009,
   /** "Try again later": this socket fell too far behind; come back with `since`. */
@@ -270,6 +272,15 @@ export class Session {
     if (had !== undefined && e.seq <= had) return
     this.sent.set(e.vm, e.seq)
     this.sendEvent(e)
+    if (e.deleted === true) this.forget(e.vm)
+  }
+
+  /** A deleted VM: its subscription and controller role go, and so does its mark ("*" stays). */
+  private forget (vm: string): void {
+    const sub = this.subs.get(vm)
+    if (sub !== undefined) this.drop(vm, sub)
+    // After this publish: "*" may still carry the same event, which the mark must stop.
+    queueMicrotask(() => { this.sent.delete(vm) })
   }
 
   private drop (vm: string, sub: Subscription): void {

@@ -144,5 +144,5 @@ void t.test('every /openapi.json operation has a unique camelCase operationId an
   t.ok(ids.includes('getAsyncApi') && ids.includes('openStream'))
   const stream = (doc.paths as Record<string, Record<string, Json>>)['/v1/stream']?.get
   t.match(stream?.description, /\/asyncapi\.json/, 'the stream operation points to the AsyncAPI document')
-  t.same(Object.keys((stream?.responses ?? {}) as Json).sort(), ['101', '400', '401', '429', '503'])
+  t.same(Object.keys((stream?.responses ?? {}) as Json).sort(), ['101', '400', '401', '403', '429', '503'])
 })

@@ -18,11 +18,11 @@ void t.test('/healthz is alive; /readyz is 503 unless ready', async t => {
   }
 })
 
-void t.test('/metrics needs a token and speaks Prometheus', async t => {
+void t.test('/metrics needs an admin or metrics token and speaks Prometheus', async t => {
   const app = await build(t)
   t.equal((await app.inject({ url: '/metrics' })).statusCode, 401)
   await app.inject({ method: 'POST', url: '/v1/vms', headers: bearer(TOKENS.operatorA), payload: { type: 'default', vcpus: 1, memory: { size_mib: 1 } } })
-  const r = await app.inject({ url: '/metrics', headers: bearer(TOKENS.observerA) })
+  const r = await app.inject({ url: '/metrics', headers: bearer(TOKENS.admin) })
   t.equal(r.statusCode, 200)
   t.match(r.headers['content-type'], /text\/plain/)
   t.match(r.body, /faultline_vms\{state="created"\} 1/)
@@ -40,7 +40,7 @@ void t.test('/metrics counts the stream\'s sockets, subscriptions and controller
   await ctl.request({ type: 'subscribe', vm, role: 'controller' })
   await obs.request({ type: 'subscribe', vm, role: 'observer' })
   await obs.request({ type: 'subscribe', vm: '*', role: 'observer' })
-  const body = (await app.inject({ url: '/metrics', headers: bearer(TOKENS.observerA) })).body
+  const body = (await app.inject({ url: '/metrics', headers: bearer(TOKENS.admin) })).body
   t.match(body, /^faultline_stream_sockets 2$/m)
   t.match(body, /^faultline_stream_subscriptions 3$/m)
   t.match(body, /^faultline_stream_controllers 1$/m)
