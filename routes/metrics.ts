@@ -1,19 +1,10 @@
-// /metrics: a small Prometheus registry (VMs by state, pending exits, the stream's sockets,
-// process defaults). Needs a token like every /v1 route. The full metrics set is a later issue.
+// /metrics: the app's Prometheus registry (src/plugins/metrics.ts; every metric is listed in
+// docs/operations.md). Needs a token like every /v1 route.
 import type { FastifyInstance } from 'fastify'
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import { Type } from 'typebox'
 import { ErrorBody } from '../schemas/common.js'
 
 export default async function metricsRoutes (app: FastifyInstance): Promise<void> {
-  const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: 'faultline_' })
-  const vms = new Gauge({ name: 'faultline_vms', help: 'VMs by state', labelNames: ['state'], registers: [registry] })
-  const pending = new Gauge({ name: 'faultline_pending_exits', help: 'Exits waiting for a decision', registers: [registry] })
-  const sockets = new Gauge({ name: 'faultline_stream_sockets', help: 'Open /v1/stream sockets', registers: [registry] })
-  const subscriptions = new Gauge({ name: 'faultline_stream_subscriptions', help: 'Subscriptions held by stream sockets (VMs and "*")', registers: [registry] })
-  const controllers = new Gauge({ name: 'faultline_stream_controllers', help: 'VMs with a controller on the stream', registers: [registry] })
-
   app.get('/metrics', {
     schema: {
       operationId: 'getMetrics',
@@ -27,13 +18,6 @@ export default async function metricsRoutes (app: FastifyInstance): Promise<void
       }
     }
   }, async (_req, reply) => {
-    const s = app.control.stats()
-    for (const [state, n] of Object.entries(s.vms)) vms.set({ state }, n)
-    pending.set(s.pending)
-    const st = app.streamHub.stats()
-    sockets.set(st.sockets)
-    subscriptions.set(st.subscriptions)
-    controllers.set(st.controllers)
-    return reply.type(registry.contentType).send(await registry.metrics())
+    return reply.type(app.metrics.contentType).send(await app.metrics.metrics())
   })
 }

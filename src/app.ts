@@ -16,6 +16,7 @@ import { openapiOptions } from './openapi.js'
 import authPlugin from './plugins/auth.js'
 import controlPlugin from './plugins/control.js'
 import errorsPlugin from './plugins/errors.js'
+import metricsPlugin from './plugins/metrics.js'
 import protectionPlugin from './plugins/protection.js'
 import readinessPlugin from './plugins/readiness.js'
 import settingsPlugin from './plugins/settings.js'
@@ -50,6 +51,7 @@ const faultline: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   await app.register(controlPlugin, { control: opts.control })
   app.addHook('onRequest', (req, reply, done) => { void reply.header('x-request-id', req.id); done() })
   await app.register(streamHubPlugin)
+  await app.register(metricsPlugin)
   // Before the auth hook and every plugin that may refuse a request (rate limit, under
   // pressure): @fastify/websocket's onRequest hook marks an upgrade so that its onResponse
   // hook destroys the socket of a refused one (401, 429, 503). A hook that throws before it
