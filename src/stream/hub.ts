@@ -47,13 +47,16 @@ export class StreamHub {
     }
   }
 
-  /** Wires a freshly upgraded, authenticated socket and greets it; `raw` as in Session. */
-  open (socket: HubSocket, principal: Principal, raw?: RawTransport): Session {
+  /**
+   * Wires a freshly upgraded, authenticated socket and greets it; `raw` as in Session;
+   * `logger` the upgrade request's (its lines carry the request id), else the hub's.
+   */
+  open (socket: HubSocket, principal: Principal, raw?: RawTransport, logger?: StreamLogger): Session {
     const s = new Session(socket, principal, {
       control: this.control,
       controllers: this.controllers,
       options: this.options,
-      logger: this.logger,
+      logger: logger ?? this.logger,
       onDetach: (x) => { this.sessions.delete(x); this.flushQueue.delete(x) },
       onSlow: () => { this.slowClosed++ },
       scheduleFlush: this.scheduleFlush
