@@ -124,3 +124,10 @@ void t.test('each app has its own registry', async t => {
   t.equal(sample(await scrape(a), 'faultline_vms{state="created",type="default"}'), 1)
   t.equal(sample(await scrape(b), 'faultline_vms{state="created",type="default"}'), 0)
 })
+
+void t.test('the registry also exports as JSON, the decision latency included', async t => {
+  const app = await build(t)
+  const all = await app.metrics.getMetricsAsJSON()
+  const latency = all.find(m => m.name === 'faultline_decision_latency_seconds')
+  t.equal(latency?.values.filter(v => v.labels.le === '+Inf').length, 4, 'one +Inf bucket per source')
+})
