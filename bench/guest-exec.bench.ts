@@ -39,7 +39,8 @@ vm.run(0, PAGES * 4)
 
 let done = 0
 const sim = timeRounds(ROUNDS, () => {
-  // run() counts loop control as steps too: budget the accesses plus one step per loop pass.
+  // run()'s budget is work units (two per one-page access, one per loop op): run until the
+  // round's accesses are done.
   const before = vm.vcpu(0).counters.accesses
   let left = ACCESSES_PER_ROUND
   while (left > 0) {

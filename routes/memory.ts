@@ -4,19 +4,19 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { principalOf } from '../src/auth/hook.js'
 import { errors, VmParams } from '../schemas/common.js'
-import { AttributeExtents, BackingExtents, PoisonBody, RangeQuery, SetAttributesBody } from '../schemas/memory.js'
+import { AttributeExtentPage, AttributeExtents, BackingExtentPage, PoisonBody, RangeQuery, SetAttributesBody } from '../schemas/memory.js'
 
 const memoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/vms/:vm/memory/attributes', {
     schema: {
       operationId: 'getMemoryAttributes',
       tags: ['memory'],
-      summary: 'Attribute extents over [gpa, gpa+size) (whole guest by default): sorted, merged, gaps as 0',
+      summary: 'Attribute extents over [gpa, gpa+size) (whole guest by default): sorted, merged, gaps as 0; a page of `limit` at most, `next` for the rest',
       params: VmParams,
       querystring: RangeQuery,
-      response: { 200: AttributeExtents, ...errors(404) }
+      response: { 200: AttributeExtentPage, ...errors(400, 404) }
     }
-  }, async (req) => ({ extents: app.control.memoryAttributes(principalOf(req), req.params.vm, req.query.gpa, req.query.size) }))
+  }, async (req) => app.control.memoryAttributes(principalOf(req), req.params.vm, req.query))
 
   app.put('/vms/:vm/memory/attributes', {
     schema: {
@@ -25,7 +25,7 @@ const memoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'KVM_SET_MEMORY_ATTRIBUTES: all or nothing; EINVAL → 400 with errno',
       params: VmParams,
       body: SetAttributesBody,
-      response: { 200: AttributeExtents, ...errors(403, 404, 413, 415) }
+      response: { 200: AttributeExtents, ...errors(400, 403, 404, 413, 415) }
     }
   }, async (req) => ({ extents: app.control.setMemoryAttributes(principalOf(req), req.params.vm, req.body) }))
 
@@ -47,12 +47,12 @@ const memoryRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'getMemoryBacking',
       tags: ['memory'],
-      summary: 'Extension: backing extents (populated shared / guest_memfd pages, poison) over a range',
+      summary: 'Extension: backing extents (populated shared / guest_memfd pages, poison) over a range; a page of `limit` at most, `next` for the rest',
       params: VmParams,
       querystring: RangeQuery,
-      response: { 200: BackingExtents, ...errors(404) }
+      response: { 200: BackingExtentPage, ...errors(400, 404) }
     }
-  }, async (req) => ({ extents: app.control.backing(principalOf(req), req.params.vm, req.query.gpa, req.query.size) }))
+  }, async (req) => app.control.backing(principalOf(req), req.params.vm, req.query))
 }
 
 export default memoryRoutes

@@ -5,7 +5,9 @@
 import type { ExitRecord, MemoryFault } from './exit.js'
 import {
   KVM_EXIT_HYPERCALL, KVM_EXIT_IO, KVM_EXIT_IO_IN, KVM_EXIT_MEMORY_FAULT, KVM_EXIT_MMIO,
-  KVM_HC_MAP_GPA_RANGE, KVM_MAP_GPA_RANGE_ENCRYPTED, KVM_MEMORY_EXIT_FLAG_PRIVATE
+  KVM_HC_MAP_GPA_RANGE, KVM_MAP_GPA_RANGE_ENCRYPTED, KVM_MEMORY_EXIT_FLAG_PRIVATE,
+  KVM_SYSTEM_EVENT_CRASH, KVM_SYSTEM_EVENT_RESET, KVM_SYSTEM_EVENT_SEV_TERM, KVM_SYSTEM_EVENT_SHUTDOWN,
+  KVM_SYSTEM_EVENT_SUSPEND, KVM_SYSTEM_EVENT_TDX_FATAL, KVM_SYSTEM_EVENT_WAKEUP
 } from './kvm.js'
 
 /** The fields of an exit these read: the core's record and the stream's message both fit. */
@@ -43,4 +45,20 @@ export function readDataLength (exit: ExitLike): number | undefined {
   if (exit.exit_reason === KVM_EXIT_IO && exit.io !== undefined && exit.io.direction === KVM_EXIT_IO_IN) return exit.io.count
   if (exit.exit_reason === KVM_EXIT_MMIO && exit.mmio !== undefined && !exit.mmio.is_write) return exit.mmio.len
   return undefined
+}
+
+/** The KVM names of system_event.type values. */
+export const SYSTEM_EVENT_NAMES: Readonly<Record<number, string>> = {
+  [KVM_SYSTEM_EVENT_SHUTDOWN]: 'KVM_SYSTEM_EVENT_SHUTDOWN',
+  [KVM_SYSTEM_EVENT_RESET]: 'KVM_SYSTEM_EVENT_RESET',
+  [KVM_SYSTEM_EVENT_CRASH]: 'KVM_SYSTEM_EVENT_CRASH',
+  [KVM_SYSTEM_EVENT_WAKEUP]: 'KVM_SYSTEM_EVENT_WAKEUP',
+  [KVM_SYSTEM_EVENT_SUSPEND]: 'KVM_SYSTEM_EVENT_SUSPEND',
+  [KVM_SYSTEM_EVENT_SEV_TERM]: 'KVM_SYSTEM_EVENT_SEV_TERM',
+  [KVM_SYSTEM_EVENT_TDX_FATAL]: 'KVM_SYSTEM_EVENT_TDX_FATAL'
+}
+
+/** A system event's KVM name, e.g. KVM_SYSTEM_EVENT_SEV_TERM (the `crashed` state's reason). */
+export function systemEventName (type: number | undefined): string {
+  return type === undefined ? 'KVM_EXIT_SYSTEM_EVENT' : SYSTEM_EVENT_NAMES[type] ?? `KVM_SYSTEM_EVENT_${type}`
 }

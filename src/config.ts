@@ -50,7 +50,11 @@ export const INTEGER_VARS = {
   FAULTLINE_MAX_PROGRAM_OPS: { def: DEFAULT_LIMITS.maxProgramOps, min: 1, max: 1_000_000 },
   FAULTLINE_MAX_VMS_PER_TENANT: { def: DEFAULT_LIMITS.maxVmsPerTenant, min: 1, max: 100_000 },
   FAULTLINE_JOURNAL_EVENTS: { def: DEFAULT_LIMITS.journalEvents, min: 16, max: 10_000_000 },
-  FAULTLINE_RUN_BUDGET: { def: DEFAULT_LIMITS.runBudget, min: 1, max: 1_000_000 },
+  FAULTLINE_JOURNAL_BYTES: { def: DEFAULT_LIMITS.journalBytes, min: 64 * 1024, max: 1024 * 1024 * 1024 },
+  // Work units per slice: past ~100k a slice alone could hold the event loop for milliseconds.
+  FAULTLINE_RUN_BUDGET: { def: DEFAULT_LIMITS.runBudget, min: 16, max: 100_000 },
+  FAULTLINE_MAX_EXTENTS_PER_VM: { def: DEFAULT_LIMITS.maxExtentsPerVm, min: 64, max: 10_000_000 },
+  FAULTLINE_MAX_VMS: { def: DEFAULT_LIMITS.maxVms, min: 1, max: 1_000_000 },
   FAULTLINE_BODY_LIMIT: { def: 1024 * 1024, min: 1024, max: 64 * 1024 * 1024 },
   FAULTLINE_WS_MAX_PAYLOAD: { def: 64 * 1024, min: 1024, max: 64 * 1024 * 1024 },
   FAULTLINE_RATE_LIMIT: { def: 6000, min: 0, max: 10_000_000 },
@@ -93,7 +97,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     maxProgramOps: int('FAULTLINE_MAX_PROGRAM_OPS'),
     maxVmsPerTenant: int('FAULTLINE_MAX_VMS_PER_TENANT'),
     journalEvents: int('FAULTLINE_JOURNAL_EVENTS'),
-    runBudget: int('FAULTLINE_RUN_BUDGET')
+    journalBytes: int('FAULTLINE_JOURNAL_BYTES'),
+    runBudget: int('FAULTLINE_RUN_BUDGET'),
+    maxExtentsPerVm: int('FAULTLINE_MAX_EXTENTS_PER_VM'),
+    maxVms: int('FAULTLINE_MAX_VMS')
   }
 
   let tokens: TokenSource = { kind: 'generate' }

@@ -8,7 +8,7 @@ void t.test('defaults', async t => {
   const c = loadConfig({})
   t.match(c, {
     host: '127.0.0.1', port: 8080, tokens: { kind: 'generate' }, bodyLimit: 1048576, rateLimitPerMinute: 6000,
-    limits: { maxVcpus: 256, maxMemslots: 32, maxProgramOps: 10000, maxVmsPerTenant: 100, journalEvents: 10000, runBudget: 4096 }
+    limits: { maxVcpus: 256, maxMemslots: 32, maxProgramOps: 10000, maxVmsPerTenant: 100, journalEvents: 10000, journalBytes: 4194304, runBudget: 1024, maxExtentsPerVm: 65536, maxVms: 1000 }
   })
   t.ok(c.dataDir.endsWith('/data'))
 })
@@ -17,11 +17,12 @@ void t.test('every limit is read from the environment', async t => {
   const c = loadConfig({
     HOST: '0.0.0.0', PORT: '9000', FAULTLINE_MAX_VCPUS: '8', FAULTLINE_MAX_MEMSLOTS: '4', FAULTLINE_MAX_PROGRAM_OPS: '50',
     FAULTLINE_MAX_VMS_PER_TENANT: '3', FAULTLINE_JOURNAL_EVENTS: '100', FAULTLINE_RUN_BUDGET: '64', FAULTLINE_BODY_LIMIT: '4096',
+    FAULTLINE_JOURNAL_BYTES: '100000', FAULTLINE_MAX_EXTENTS_PER_VM: '5000', FAULTLINE_MAX_VMS: '7',
     FAULTLINE_WS_MAX_PAYLOAD: '2048', FAULTLINE_RATE_LIMIT: '0', FAULTLINE_MAX_EVENT_LOOP_DELAY_MS: '0', FAULTLINE_TOKEN: 'a-long-enough-token', LOG_LEVEL: 'warn'
   })
   t.match(c, {
     host: '0.0.0.0', port: 9000, bodyLimit: 4096, wsMaxPayload: 2048, rateLimitPerMinute: 0, maxEventLoopDelayMs: 0, logLevel: 'warn',
-    limits: { maxVcpus: 8, maxMemslots: 4, maxProgramOps: 50, maxVmsPerTenant: 3, journalEvents: 100, runBudget: 64 },
+    limits: { maxVcpus: 8, maxMemslots: 4, maxProgramOps: 50, maxVmsPerTenant: 3, journalEvents: 100, journalBytes: 100000, runBudget: 64, maxExtentsPerVm: 5000, maxVms: 7 },
     tokens: { kind: 'env', entries: [{ token: 'a-long-enough-token', tenant: 'default', role: 'admin' }] }
   })
 })

@@ -1,9 +1,8 @@
 // Exits and addresses as people read them: hex gpas, binary sizes, and each exit decoded
 // into what it asks (reason, gpa, size, direction). No DOM, so tests run it in Node.
 import {
-  KVM_EXIT_IO_OUT, KVM_HC_MAP_GPA_RANGE, KVM_MAP_GPA_RANGE_ENCRYPTED, KVM_MEMORY_EXIT_FLAG_PRIVATE,
-  KVM_SYSTEM_EVENT_CRASH, KVM_SYSTEM_EVENT_RESET, KVM_SYSTEM_EVENT_SEV_TERM, KVM_SYSTEM_EVENT_SHUTDOWN,
-  KVM_SYSTEM_EVENT_SUSPEND, KVM_SYSTEM_EVENT_TDX_FATAL, KVM_SYSTEM_EVENT_WAKEUP, PAGE_SIZE
+  KVM_EXIT_IO_OUT, KVM_HC_MAP_GPA_RANGE, KVM_MAP_GPA_RANGE_ENCRYPTED, KVM_MEMORY_EXIT_FLAG_PRIVATE, PAGE_SIZE,
+  SYSTEM_EVENT_NAMES, TRANSITIONS
 } from '../src/client/constants.js'
 import type { ExitFields, VmAction, VmState } from '../src/client/types.js'
 
@@ -42,16 +41,6 @@ export interface DecodedExit {
   detail: string
   /** convert can apply: a memory fault (run.ret -1) or a MAP_GPA_RANGE hypercall. */
   convertible: boolean
-}
-
-const SYSTEM_EVENTS: Record<number, string> = {
-  [KVM_SYSTEM_EVENT_SHUTDOWN]: 'SHUTDOWN',
-  [KVM_SYSTEM_EVENT_RESET]: 'RESET',
-  [KVM_SYSTEM_EVENT_CRASH]: 'CRASH',
-  [KVM_SYSTEM_EVENT_WAKEUP]: 'WAKEUP',
-  [KVM_SYSTEM_EVENT_SUSPEND]: 'SUSPEND',
-  [KVM_SYSTEM_EVENT_SEV_TERM]: 'SEV_TERM',
-  [KVM_SYSTEM_EVENT_TDX_FATAL]: 'TDX_FATAL'
 }
 
 export function decodeExit (e: ExitFields): DecodedExit {
@@ -100,26 +89,16 @@ export function decodeExit (e: ExitFields): DecodedExit {
     return { ...none, what: e.reason, gpa: m.phys_addr, size: m.len, direction: m.is_write ? 'write' : 'read', detail: m.is_write ? `data ${m.data.map(hex).join(' ')}` : '' }
   }
   if (e.system_event !== undefined) {
-    const name = SYSTEM_EVENTS[e.system_event.type] ?? String(e.system_event.type)
+    const name = SYSTEM_EVENT_NAMES[e.system_event.type]?.replace('KVM_SYSTEM_EVENT_', '') ?? String(e.system_event.type)
     return { ...none, what: `${e.reason} ${name}` }
   }
   return { ...none, what: e.reason }
 }
 
-/** The lifecycle table of docs/api.md: which actions each state allows. */
-const ALLOWED: Record<VmAction, readonly VmState[]> = {
-  start: ['created'],
-  pause: ['running'],
-  resume: ['paused'],
-  stop: ['running', 'paused'],
-  kill: ['created', 'running', 'paused', 'stopped', 'crashed'],
-  reset: ['running', 'paused', 'stopped', 'crashed']
-}
-
 export const VM_ACTIONS: readonly VmAction[] = ['start', 'pause', 'resume', 'stop', 'reset', 'kill']
 
 export function actionAllowed (action: VmAction, state: VmState): boolean {
-  return ALLOWED[action].includes(state)
+  return TRANSITIONS[action].includes(state)
 }
 
 /** A symbol beside each state so that the state never rests on colour alone. */

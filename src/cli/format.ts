@@ -1,10 +1,7 @@
 // How the CLI prints things: pure functions from data to text, colour optional, so that every
 // line the user sees is unit-tested. KVM names stay as KVM writes them.
 import {
-  KVM_EXIT_HYPERCALL, KVM_EXIT_IO, KVM_EXIT_IO_OUT, KVM_EXIT_MMIO, KVM_EXIT_SYSTEM_EVENT,
-  KVM_SYSTEM_EVENT_CRASH, KVM_SYSTEM_EVENT_RESET, KVM_SYSTEM_EVENT_SEV_TERM,
-  KVM_SYSTEM_EVENT_SHUTDOWN, KVM_SYSTEM_EVENT_SUSPEND, KVM_SYSTEM_EVENT_TDX_FATAL,
-  KVM_SYSTEM_EVENT_WAKEUP
+  KVM_EXIT_HYPERCALL, KVM_EXIT_IO, KVM_EXIT_IO_OUT, KVM_EXIT_MMIO, KVM_EXIT_SYSTEM_EVENT, SYSTEM_EVENT_NAMES
 } from '../client/constants.js'
 import type {
   DecidedMessage, ExitFields, StateMessage, VmInfo, VmState
@@ -31,16 +28,6 @@ export const hex = (n: number): string => `0x${n.toString(16)}`
 
 /** KVM_EXIT_MEMORY_FAULT → MEMORY_FAULT, for tallies where the prefix is noise. */
 export const shortReason = (reason: string): string => reason.replace(/^KVM_EXIT_/, '')
-
-const SYSTEM_EVENT_NAMES: Record<number, string> = {
-  [KVM_SYSTEM_EVENT_SHUTDOWN]: 'SHUTDOWN',
-  [KVM_SYSTEM_EVENT_RESET]: 'RESET',
-  [KVM_SYSTEM_EVENT_CRASH]: 'CRASH',
-  [KVM_SYSTEM_EVENT_WAKEUP]: 'WAKEUP',
-  [KVM_SYSTEM_EVENT_SUSPEND]: 'SUSPEND',
-  [KVM_SYSTEM_EVENT_SEV_TERM]: 'SEV_TERM',
-  [KVM_SYSTEM_EVENT_TDX_FATAL]: 'TDX_FATAL'
-}
 
 export function formatBytes (n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']
@@ -75,7 +62,7 @@ export function describeExit (exit: ExitFields): string {
   }
   if (exit.exit_reason === KVM_EXIT_SYSTEM_EVENT && exit.system_event !== undefined) {
     const type = exit.system_event.type
-    return `${exit.reason} ${SYSTEM_EVENT_NAMES[type] ?? `type=${type}`}${stale}`
+    return `${exit.reason} ${SYSTEM_EVENT_NAMES[type]?.replace('KVM_SYSTEM_EVENT_', '') ?? `type=${type}`}${stale}`
   }
   return `${exit.reason}${stale}`
 }

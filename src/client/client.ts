@@ -6,7 +6,7 @@ import { ExitStream } from './stream.js'
 import type { ExitStreamOptions } from './stream.js'
 import type {
   AttributeExtent, BackingExtent, CreateVmRequest, DecisionAction, DecisionOptions,
-  ExitListOptions, JournalExit, ListOptions, Page, Preset, SetMemoryAttributesRequest,
+  ExitListOptions, ExtentPage, JournalExit, ListOptions, MemoryRangeOptions, Page, Preset, SetMemoryAttributesRequest,
   VcpuInfo, VmAction, VmInfo
 } from './types.js'
 
@@ -20,6 +20,8 @@ export interface FaultlineClientOptions {
   /** For tests or other runtimes: the fetch to use. */
   fetch?: typeof globalThis.fetch
 }
+
+const rangeQuery = (o: MemoryRangeOptions): Query => ({ gpa: o.gpa, size: o.size, limit: o.limit, cursor: o.cursor })
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080'
 
@@ -85,10 +87,19 @@ export class FaultlineClient {
 
   // ---- memory ----------------------------------------------------------------------------
 
-  /** GET /v1/vms/{vm}/memory/attributes: sorted, merged extents; gaps are attributes 0. */
+  /** GET /v1/vms/{vm}/memory/attributes, every page: sorted, merged extents; gaps are attributes 0. */
   async memoryAttributes (vm: string, gpa?: number, size?: number): Promise<AttributeExtent[]> {
-    const body = await this.call<{ extents: AttributeExtent[] }>('GET', `v1/vms/${seg(vm)}/memory/attributes`, { query: { gpa, size } })
-    return body.extents
+    return await this.allExtents(this.memoryAttributePages(vm, { gpa, size }))
+  }
+
+  /** One page of GET /v1/vms/{vm}/memory/attributes (at most `limit` extents, from `cursor`). */
+  async memoryAttributesPage (vm: string, opts: MemoryRangeOptions = {}): Promise<ExtentPage<AttributeExtent>> {
+    return await this.call('GET', `v1/vms/${seg(vm)}/memory/attributes`, { query: rangeQuery(opts) })
+  }
+
+  /** Every page of GET memory/attributes, following `next` until it is null. */
+  async * memoryAttributePages (vm: string, opts: MemoryRangeOptions = {}): AsyncGenerator<ExtentPage<AttributeExtent>> {
+    yield * this.extentPages((cursor) => this.memoryAttributesPage(vm, { ...opts, cursor }), opts.cursor)
   }
 
   /**
@@ -105,10 +116,19 @@ export class FaultlineClient {
     return await this.call('POST', `v1/vms/${seg(vm)}/memory/poison`, { body: { gpa } })
   }
 
-  /** GET /v1/vms/{vm}/memory/backing (extension): populated backings and poison per extent. */
+  /** GET /v1/vms/{vm}/memory/backing (extension), every page: populated backings and poison per extent. */
   async backing (vm: string, gpa?: number, size?: number): Promise<BackingExtent[]> {
-    const body = await this.call<{ extents: BackingExtent[] }>('GET', `v1/vms/${seg(vm)}/memory/backing`, { query: { gpa, size } })
-    return body.extents
+    return await this.allExtents(this.backingPages(vm, { gpa, size }))
+  }
+
+  /** One page of GET /v1/vms/{vm}/memory/backing (at most `limit` extents, from `cursor`). */
+  async backingPage (vm: string, opts: MemoryRangeOptions = {}): Promise<ExtentPage<BackingExtent>> {
+    return await this.call('GET', `v1/vms/${seg(vm)}/memory/backing`, { query: rangeQuery(opts) })
+  }
+
+  /** Every page of GET memory/backing, following `next` until it is null. */
+  async * backingPages (vm: string, opts: MemoryRangeOptions = {}): AsyncGenerator<ExtentPage<BackingExtent>> {
+    yield * this.extentPages((cursor) => this.backingPage(vm, { ...opts, cursor }), opts.cursor)
   }
 
   // ---- vCPUs and exits -------------------------------------------------------------------
@@ -123,10 +143,14 @@ export class FaultlineClient {
     return await this.call('POST', `v1/vms/${seg(vm)}/vcpus/${seg(vcpu)}/interrupt`)
   }
 
-  /** GET /v1/vms/{vm}/exits: one page of the exit journal, oldest first. */
+  /**
+   * GET /v1/vms/{vm}/exits: one page of the exit journal, oldest first. The exits' cursor is
+   * a seq: a page's `next` is the `since` of the next page (`cursor` is taken as one).
+   */
   async exits (vm: string, opts: ExitListOptions = {}): Promise<Page<JournalExit>> {
+    const since = opts.cursor !== undefined ? Number(opts.cursor) : opts.since
     return await this.call('GET', `v1/vms/${seg(vm)}/exits`, {
-      query: { since: opts.since, limit: opts.limit, pending: opts.pending, cursor: opts.cursor }
+      query: { since, limit: opts.limit, pending: opts.pending }
     })
   }
 
@@ -150,6 +174,18 @@ export class FaultlineClient {
   /** Opens the exit stream (GET /v1/stream) with this client's URL and token. */
   stream (opts: Omit<ExitStreamOptions, 'url' | 'token'> = {}): ExitStream {
     return new ExitStream({ ...opts, url: this.url, ...(this.token !== undefined ? { token: this.token } : {}) })
+  }
+
+  private async * extentPages<T> (fetchPage: (cursor: string | undefined) => Promise<ExtentPage<T>>, first?: string): AsyncGenerator<ExtentPage<T>> {
+    for await (const p of this.pages(async (c) => { const r = await fetchPage(c); return { items: r.extents, next: r.next } }, first)) {
+      yield { extents: p.items, next: p.next }
+    }
+  }
+
+  private async allExtents<T> (pages: AsyncGenerator<ExtentPage<T>>): Promise<T[]> {
+    const out: T[] = []
+    for await (const p of pages) out.push(...p.extents)
+    return out
   }
 
   private async * pages<T> (fetchPage: (cursor: string | undefined) => Promise<Page<T>>, first?: string): AsyncGenerator<Page<T>> {

@@ -36,6 +36,15 @@ export type ExitFields = ExitRecord & { vm: string, seq: number }
 export type JournalExit = ExitView
 
 export interface ListOptions { limit?: number, cursor?: string }
+/** A range of guest memory read a page at a time (GET memory/attributes, memory/backing). */
+export interface MemoryRangeOptions extends ListOptions {
+  gpa?: number
+  size?: number
+}
+
+/** A page of extents: `extents` are the items, `next` the cursor of the next page (null on the last). */
+export interface ExtentPage<T> { extents: T[], next: string | null }
+
 export interface ExitListOptions extends ListOptions {
   /** The exit journal after this seq. */
   since?: number

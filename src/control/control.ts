@@ -10,7 +10,10 @@ import type { ListQuery, PresetView, VmView } from '../../schemas/vm.js'
 import { FaultlineError } from '../errors.js'
 import { Vm } from '../kvm/index.js'
 import { PRESETS } from '../kvm/program/presets/index.js'
-import type { AttributeExtent, BackingExtent, MemoryAttributes, VcpuInfo } from '../kvm/index.js'
+import type { AttributeExtent, BackingExtent, ExtentPage, MemoryAttributes, VcpuInfo } from '../kvm/index.js'
+import { GPA_LIMIT, PAGE_SIZE } from '../kvm/index.js'
+import { DEFAULT_EXTENTS_PAGE } from '../../schemas/memory.js'
+import type { ExtentsPage, RangeQuery } from '../../schemas/memory.js'
 import { Decisions } from './decisions.js'
 import type { DecideInput } from './decisions.js'
 import { VmEvents } from './events.js'
@@ -55,10 +58,11 @@ export class Control {
     this.decisions = new Decisions(this.events, this.clock, this.counters)
     // The scheduler hands what it runs into the exit intake, which acts through the VM
     // actions, which start and stop VMs on the scheduler: one late-bound seam.
-    this.scheduler = new Scheduler(this.limits.runBudget, {
+    this.scheduler = new Scheduler(this.limits.runBudget, this.limits.maxExtentsPerVm, {
       onExit: (rec, r) => { this.counters.exit(r.reason); this.intake.onExit(rec, r) },
       onHalted: (rec, v) => { this.intake.onHalted(rec, v) },
-      onRunError: (rec, v, err) => { this.intake.onRunError(rec, v, err) }
+      onRunError: (rec, v, err) => { this.intake.onRunError(rec, v, err) },
+      onSliceEnd: (rec) => { this.intake.onSliceEnd(rec) }
     })
     this.actions = new VmActions(this.events, this.decisions, this.scheduler)
     this.intake = new ExitIntake(this.registry, this.events, this.decisions, this.actions, this.limits, opts.logger)
@@ -108,6 +112,10 @@ export class Control {
     if (usage.count >= this.limits.maxVmsPerTenant) {
       throw new FaultlineError('TOO_MANY_VMS', `tenant ${tenant} already has ${usage.count} VMs (limit ${this.limits.maxVmsPerTenant})`)
     }
+    const total = this.registry.size
+    if (total >= this.limits.maxVms) {
+      throw new FaultlineError('TOO_MANY_VMS', `the server already has ${total} VMs (limit ${this.limits.maxVms})`)
+    }
     const { config, preset } = buildVmConfig(body, this.limits)
     const vm = Vm.create(config, { maxInstructions: this.limits.maxProgramOps })
     const { id, ord } = this.registry.allocate()
@@ -125,7 +133,7 @@ export class Control {
       seq: 0,
       counters: { exits: 0, decisions: 0, by_rule: 0, by_timeout: 0 },
       vm,
-      journal: new EventJournal(this.limits.journalEvents),
+      journal: new EventJournal(this.limits.journalEvents, this.limits.journalBytes),
       exits: new ExitLog(),
       pending: new Map(),
       halted: new Set(),
@@ -172,25 +180,40 @@ export class Control {
 
   // ---- memory and vCPUs ---------------------------------------------------------------
 
-  memoryAttributes (principal: Principal, vm: string, gpa?: number, size?: number): AttributeExtent[] {
-    return this.registry.find(principal, vm).vm.memoryAttributes(gpa, size)
+  /** A page of attribute extents over the range (RangeQuery: gpa, size, limit, cursor). */
+  memoryAttributes (principal: Principal, vm: string, q: RangeQuery = {}): ExtentsPage<AttributeExtent> {
+    const rec = this.registry.find(principal, vm)
+    const r = pageRange(q)
+    return pageOut(rec.vm.memoryAttributesPage(r.from, r.end - r.from, r.limit))
   }
 
-  /** KVM_SET_MEMORY_ATTRIBUTES: all or nothing, EINVAL as KVM says. */
+  /**
+   * KVM_SET_MEMORY_ATTRIBUTES: all or nothing, EINVAL as KVM says; LIMIT_EXCEEDED (nothing
+   * applied) when the VM would hold more extents than FAULTLINE_MAX_EXTENTS_PER_VM.
+   */
   setMemoryAttributes (principal: Principal, vm: string, arg: MemoryAttributes): AttributeExtent[] {
     const rec = this.registry.find(principal, vm)
     requireChange(principal, 'change memory attributes')
-    rec.vm.setMemoryAttributes(arg)
+    if (!rec.vm.setMemoryAttributes(arg, this.limits.maxExtentsPerVm)) {
+      throw new FaultlineError('LIMIT_EXCEEDED', `VM ${rec.id} would hold more than ${this.limits.maxExtentsPerVm} memory extents (FAULTLINE_MAX_EXTENTS_PER_VM); nothing was changed`)
+    }
     return rec.vm.memoryAttributes(arg.address, arg.size)
   }
 
-  backing (principal: Principal, vm: string, gpa?: number, size?: number): BackingExtent[] {
-    return this.registry.find(principal, vm).vm.backing(gpa, size)
+  /** A page of backing extents over the range (RangeQuery: gpa, size, limit, cursor). */
+  backing (principal: Principal, vm: string, q: RangeQuery = {}): ExtentsPage<BackingExtent> {
+    const rec = this.registry.find(principal, vm)
+    const r = pageRange(q)
+    return pageOut(rec.vm.backingPage(r.from, r.end - r.from, r.limit))
   }
 
   poison (principal: Principal, vm: string, gpa: number): void {
     const rec = this.registry.find(principal, vm)
     requireChange(principal, 'poison memory')
+    // A poisoned page splits at most two extents in each of two maps.
+    if (rec.vm.extentCount + 4 > this.limits.maxExtentsPerVm) {
+      throw new FaultlineError('LIMIT_EXCEEDED', `VM ${rec.id} holds ${rec.vm.extentCount} memory extents, near its limit of ${this.limits.maxExtentsPerVm} (FAULTLINE_MAX_EXTENTS_PER_VM); nothing was poisoned`)
+    }
     rec.vm.poison(gpa)
   }
 
@@ -269,6 +292,23 @@ export class Control {
     this.actions.decide(rec, exit, decision, by)
     return rec
   }
+}
+
+/** Where a page of a memory range starts and ends: from the cursor, else from gpa. */
+function pageRange (q: RangeQuery): { from: number, end: number, limit: number } {
+  const gpa = q.gpa ?? 0
+  const end = q.size === undefined ? GPA_LIMIT : gpa + q.size
+  const limit = q.limit ?? DEFAULT_EXTENTS_PAGE
+  if (q.cursor === undefined) return { from: gpa, end, limit }
+  const from = Number(q.cursor)
+  if (!Number.isSafeInteger(from) || from < gpa || from >= end || from % PAGE_SIZE !== 0) {
+    throw new FaultlineError('VALIDATION', `cursor ${q.cursor} is not a page of this range: pass the \`next\` of the previous page with the same gpa and size`, { path: 'cursor' })
+  }
+  return { from, end, limit }
+}
+
+function pageOut<T> (p: ExtentPage<T>): ExtentsPage<T> {
+  return { extents: p.extents, next: p.next === null ? null : String(p.next) }
 }
 
 function requireChange (p: Principal, what: string): void {

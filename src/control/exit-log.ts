@@ -25,6 +25,8 @@ export class ExitLog {
   /** Ids below the cursor kept because they were pending, ascending: at most one per vCPU. */
   private kept: number[] = []
   private last = 0
+  /** Frame characters held (about bytes: frames are ASCII JSON). */
+  private bytes = 0
 
   get size (): number { return this.byId.size }
 
@@ -33,6 +35,7 @@ export class ExitLog {
   /** Adds the newest exit (ids only grow). */
   set (id: number, e: ExitEntry): void {
     this.byId.set(id, e)
+    this.bytes += e.event.frame.length
     if (this.cursor < 0) this.cursor = id
     this.last = id
   }
@@ -40,27 +43,36 @@ export class ExitLog {
   /** Oldest first. */
   values (): IterableIterator<ExitEntry> { return this.byId.values() }
 
-  /** Drops the oldest decided exits until at most `limit` are kept (or only pending ones are left). */
-  trim (limit: number): void {
-    if (this.byId.size <= limit) return
+  /**
+   * Drops the oldest decided exits until at most `limit` are kept and their frames hold at
+   * most `maxBytes` (or only pending ones are left).
+   */
+  trim (limit: number, maxBytes = Infinity): void {
+    const over = (): boolean => this.byId.size > limit || this.bytes > maxBytes
+    if (!over()) return
     // Older than anything at the cursor: exits that were pending when the cursor passed.
     if (this.kept.length > 0) {
       let w = 0
       for (const id of this.kept) {
         // Only this loop drops a kept id, so each is still there.
         const e = this.byId.get(id) as ExitEntry
-        if (e.decision === null || this.byId.size <= limit) this.kept[w++] = id
-        else this.byId.delete(id)
+        if (e.decision === null || !over()) this.kept[w++] = id
+        else this.drop(id, e)
       }
       this.kept.length = w
     }
-    while (this.byId.size > limit && this.cursor <= this.last) {
+    while (over() && this.cursor <= this.last) {
       const id = this.cursor++
       const e = this.byId.get(id)
       // An id the core never gave (ids need not be consecutive): nothing to drop.
       if (e === undefined) continue
       if (e.decision === null) this.kept.push(id)
-      else this.byId.delete(id)
+      else this.drop(id, e)
     }
+  }
+
+  private drop (id: number, e: ExitEntry): void {
+    this.byId.delete(id)
+    this.bytes -= e.event.frame.length
   }
 }

@@ -12,9 +12,12 @@ import { firstMatch, ruleDecision } from './policy.js'
 import type { VmRecord } from './record.js'
 import type { VmRegistry } from './registry.js'
 import { convertSpan } from './stats.js'
-import { systemEventName } from './system-events.js'
+import { systemEventName } from '../../schemas/exit-reading.js'
 import type { ControlEvent, ControlLogger, Limits } from './types.js'
 import type { VmActions } from './vm-actions.js'
+
+/** The state reason of a VM paused at FAULTLINE_MAX_EXTENTS_PER_VM. */
+export const LIMIT_EXTENTS = 'limit:extents'
 
 export class ExitIntake {
   constructor (
@@ -49,7 +52,7 @@ export class ExitIntake {
     const event: ControlEvent = { vm: rec.id, tenant: rec.tenant, seq, type: 'exit', exit: r.exit, frame: JSON.stringify(exitMessage(rec.id, seq, r, ruled === undefined)) }
     rec.exits.set(r.exit, { event, decision: null })
     // Keeps at most journalEvents exits; pending exits are never dropped.
-    rec.exits.trim(this.limits.journalEvents)
+    rec.exits.trim(this.limits.journalEvents, this.limits.journalBytes)
     this.events.publish(rec, event)
 
     if (isTerminalSystemEvent(r)) this.actions.setState(rec, 'crashed', systemEventName(r.system_event?.type))
@@ -65,6 +68,17 @@ export class ExitIntake {
   onHalted (rec: VmRecord, vcpu: number): void {
     rec.halted.add(vcpu)
     if (rec.halted.size === rec.config.vcpus && rec.state === 'running') this.actions.setState(rec, 'stopped', 'halted')
+  }
+
+  /**
+   * After a slice: a VM whose memory map has grown past its cap is paused, with a reason
+   * naming the cap; the server and the other VMs go on.
+   */
+  onSliceEnd (rec: VmRecord): void {
+    if (rec.vm.extentCount > this.limits.maxExtentsPerVm) {
+      this.logger?.warn({ vm: rec.id, extents: rec.vm.extentCount, limit: this.limits.maxExtentsPerVm }, 'VM paused at its extent limit')
+      this.actions.setState(rec, 'paused', LIMIT_EXTENTS)
+    }
   }
 
   /** A bug in the core, kept to its VM: the VM crashes, the server goes on. */

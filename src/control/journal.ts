@@ -1,20 +1,33 @@
-// A VM's recent events, bounded: a ring of the last `limit` events so that a client that
-// comes back with `since` gets exactly what it missed, or learns that it is gone.
+// A VM's recent events, bounded: a ring of the last `limit` events (and at most `maxBytes`
+// of their frames) so that a client that comes back with `since` gets exactly what it
+// missed, or learns that it is gone.
 import type { ControlEvent } from './types.js'
 
 export class EventJournal {
   private readonly ring: (ControlEvent | undefined)[]
   private start = 0
   private count = 0
-  constructor (readonly limit: number) {
+  private bytes = 0
+  constructor (readonly limit: number, readonly maxBytes = Infinity) {
     this.ring = new Array<ControlEvent | undefined>(limit)
   }
 
   append (e: ControlEvent): void {
+    if (this.count === this.limit) this.dropOldest()
     const i = (this.start + this.count) % this.limit
     this.ring[i] = e
-    if (this.count < this.limit) this.count++
-    else this.start = (this.start + 1) % this.limit
+    this.count++
+    this.bytes += e.frame.length
+    // The newest event is always kept, whatever its size.
+    while (this.bytes > this.maxBytes && this.count > 1) this.dropOldest()
+  }
+
+  private dropOldest (): void {
+    const old = this.ring[this.start] as ControlEvent
+    this.bytes -= old.frame.length
+    this.ring[this.start] = undefined
+    this.start = (this.start + 1) % this.limit
+    this.count--
   }
 
   get size (): number { return this.count }

@@ -1,19 +1,10 @@
-// The VM lifecycle as a table, kept apart from the code that acts on it (Firecracker's
-// habit: one place says which actions each state allows).
+// The VM lifecycle: the contract's table (schemas/lifecycle.ts) says which actions each
+// state allows; this says where each leads. Kept apart from the code that acts on it
+// (Firecracker's habit).
 import type { VmAction, VmState } from '../../schemas/common.js'
+import { TRANSITIONS } from '../../schemas/lifecycle.js'
 
-/**
- * For each action, the states it may start from. The state it leads to is fixed, except
- * reset: a reset VM boots again and runs, unless it was paused, when it stays paused.
- */
-export const TRANSITIONS: Readonly<Record<VmAction, readonly VmState[]>> = {
-  start: ['created'],
-  pause: ['running'],
-  resume: ['paused'],
-  stop: ['running', 'paused'],
-  kill: ['created', 'running', 'paused', 'stopped', 'crashed'],
-  reset: ['running', 'paused', 'stopped', 'crashed']
-}
+export { TRANSITIONS }
 
 /** The state `action` leads to from `from`, or null when the table forbids it. */
 export function nextState (from: VmState, action: VmAction): VmState | null {

@@ -44,6 +44,8 @@ export class VmRegistry {
   }
 
   add (rec: VmRecord): void { this.byId.set(rec.id, rec) }
+  /** VMs on the server, every tenant's. */
+  get size (): number { return this.byId.size }
   remove (rec: VmRecord): void { this.byId.delete(rec.id) }
   values (): IterableIterator<VmRecord> { return this.byId.values() }
 

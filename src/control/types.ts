@@ -45,8 +45,17 @@ export interface Limits {
   maxVmsPerTenant: number
   /** Events kept per VM for replay, and exits kept per VM for GET .../exits. */
   journalEvents: number
-  /** Steps one vCPU runs per scheduler slice before the next vCPU gets its turn. */
+  /** Bytes of event frames kept per VM, in the journal and in the exit log, beside the counts. */
+  journalBytes: number
+  /**
+   * Work units (an op, a page checked, a page populated) one vCPU runs per scheduler slice
+   * before the next vCPU gets its turn.
+   */
   runBudget: number
+  /** Attribute and backing extents a VM may hold; past it the VM is paused (reason limit:extents). */
+  maxExtentsPerVm: number
+  /** VMs on the server, every tenant's together. */
+  maxVms: number
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -55,7 +64,10 @@ export const DEFAULT_LIMITS: Limits = {
   maxProgramOps: 10_000,
   maxVmsPerTenant: 100,
   journalEvents: 10_000,
-  runBudget: 4096
+  journalBytes: 4 * 1024 * 1024,
+  runBudget: 1024,
+  maxExtentsPerVm: 65_536,
+  maxVms: 1000
 }
 
 /** Enough of pino's logger for control/ (a real pino logger fits). */

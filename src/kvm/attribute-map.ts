@@ -63,11 +63,14 @@ export class AttributeMap {
 
   isPrivate (gfn: number): boolean { return (this.map.get(gfn) & KVM_MEMORY_ATTRIBUTE_PRIVATE) !== 0 }
 
-  /** The extents over [gpa, gpa + size) in bytes, sorted, merged, gaps as attributes 0. */
-  extents (gpa: number, size: number): AttributeExtent[] {
+  /**
+   * The extents over [gpa, gpa + size) in bytes, sorted, merged, gaps as attributes 0; at
+   * most `max` of them (ExtentMap.runs: a cut list ends at its last extent's end).
+   */
+  extents (gpa: number, size: number, max = Infinity): AttributeExtent[] {
     checkRange('memory attributes query', 'gpa', gpa, size)
     const out: AttributeExtent[] = []
-    for (const r of this.map.runs(gpa / PAGE_SIZE, (gpa + size) / PAGE_SIZE)) {
+    for (const r of this.map.runs(gpa / PAGE_SIZE, (gpa + size) / PAGE_SIZE, max)) {
       out.push({ gpa: r.start * PAGE_SIZE, size: (r.end - r.start) * PAGE_SIZE, attributes: r.value })
     }
     return out

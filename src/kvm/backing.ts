@@ -4,7 +4,9 @@
 // (ram_block_discard_range going private, a guest_memfd hole punch going shared), so the
 // page reads as zero next time. All three are extent maps: cost follows extents, not pages.
 import { ExtentMap } from './extent-map.js'
-import type { ExtentMapSnapshot } from './extent-map.js'
+import type { ExtentMapSnapshot, ExtentRun } from './extent-map.js'
+
+export interface BackingRuns { shared: ExtentRun[], private: ExtentRun[], poisoned: ExtentRun[] }
 
 export interface BackingSnapshot {
   shared: ExtentMapSnapshot
@@ -31,6 +33,9 @@ export class Backing {
     this.private = priv
     this.poisoned = poisoned
   }
+
+  /** Extents in the three maps: what the backing costs in memory. */
+  get extentCount (): number { return this.shared.extentCount + this.private.extentCount + this.poisoned.extentCount }
 
   /** True when any page is poisoned; lets the fault path skip the lookup. */
   get anyPoisoned (): boolean { return this.poisoned.extentCount !== 0 }
@@ -73,6 +78,19 @@ export class Backing {
       this.poisoned.set(startGfn, endGfn, 0)
       this.privateLo = this.privateHi = 0
     }
+  }
+
+  /** The three maps' runs over [startGfn, endGfn), for restore() to put back. */
+  save (startGfn: number, endGfn: number): BackingRuns {
+    return { shared: this.shared.runs(startGfn, endGfn), private: this.private.runs(startGfn, endGfn), poisoned: this.poisoned.runs(startGfn, endGfn) }
+  }
+
+  /** Puts back what save() took: the maps are as they were (canonical form merges the edges). */
+  restore (saved: BackingRuns): void {
+    for (const r of saved.shared) this.shared.set(r.start, r.end, r.value)
+    for (const r of saved.private) this.private.set(r.start, r.end, r.value)
+    for (const r of saved.poisoned) this.poisoned.set(r.start, r.end, r.value)
+    this.sharedLo = this.sharedHi = this.privateLo = this.privateHi = 0
   }
 
   clear (): void {

@@ -475,13 +475,13 @@ export class ExtentMap {
 
   // ---- bulk -------------------------------------------------------------------------
 
-  /** Appends the keys in [lo, hi) under node id, in order. */
-  private collect (id: number, depth: number, lo: number, hi: number, keys: number[], vals: number[]): void {
+  /** Appends the keys in [lo, hi) under node id, in order, until `max` keys are collected. */
+  private collect (id: number, depth: number, lo: number, hi: number, keys: number[], vals: number[], max = Infinity): void {
     if (depth === this.height) {
       const a = this.leafArr(id)
       const base = leafAt(id)
       const n = this.leaves.counts[id]!
-      for (let i = firstAtLeast(a, base, n, lo); i < n && a[base + 2 * i]! < hi; i++) {
+      for (let i = firstAtLeast(a, base, n, lo); i < n && a[base + 2 * i]! < hi && keys.length < max; i++) {
         keys.push(a[base + 2 * i]!)
         vals.push(a[base + 2 * i + 1]!)
       }
@@ -490,8 +490,8 @@ export class ExtentMap {
     const a = this.branchArr(id)
     const base = branchAt(id)
     const n = this.branches.counts[id]!
-    for (let i = Math.max(0, firstGreater(a, base, n, lo) - 1); i < n && a[base + 2 * i]! < hi; i++) {
-      this.collect(a[base + 2 * i + 1]!, depth + 1, lo, hi, keys, vals)
+    for (let i = Math.max(0, firstGreater(a, base, n, lo) - 1); i < n && a[base + 2 * i]! < hi && keys.length < max; i++) {
+      this.collect(a[base + 2 * i + 1]!, depth + 1, lo, hi, keys, vals, max)
     }
   }
 
@@ -542,8 +542,12 @@ export class ExtentMap {
 
   // ---- queries ------------------------------------------------------------------------
 
-  /** Runs overlapping [start, end), clipped to it, adjacent equal runs merged, gaps = default. */
-  runs (start: number, end: number): ExtentRun[] {
+  /**
+   * Runs overlapping [start, end), clipped to it, adjacent equal runs merged, gaps = default.
+   * At most `max` runs: a cut list covers [start, last run's end) only, and its work is
+   * bounded by `max`, not by the extents in the range.
+   */
+  runs (start: number, end: number, max = Infinity): ExtentRun[] {
     const out: ExtentRun[] = []
     if (!(start < end)) return out
     this.locate(start)
@@ -552,12 +556,13 @@ export class ExtentMap {
     if (this.cacheEnd < end) {
       const keys: number[] = []
       const vals: number[] = []
-      this.collect(this.root, 0, this.cacheEnd, end, keys, vals)
+      this.collect(this.root, 0, this.cacheEnd, end, keys, vals, max)
       for (let i = 0; i < keys.length; i++) {
         out.push({ start: runStart, end: keys[i]!, value: runValue })
         runStart = keys[i]!
         runValue = vals[i]!
       }
+      if (keys.length >= max) return out
     }
     out.push({ start: runStart, end, value: runValue })
     return out

@@ -13,7 +13,12 @@ export const ACCESS_OK = 0
 export const ACCESS_MEMORY_FAULT = 1
 /** A shared access with no memslot: emulated MMIO (KVM_EXIT_MMIO) at mmioGpa, mmioLen bytes. */
 export const ACCESS_MMIO = 2
-export type AccessResult = typeof ACCESS_OK | typeof ACCESS_MEMORY_FAULT | typeof ACCESS_MMIO
+/**
+ * The work budget ran out inside a multi-page access, at a page boundary: FaultPath.at says
+ * where to resume (pass it back as `from`). Nothing the guest can see happened yet.
+ */
+export const ACCESS_PARTIAL = 3
+export type AccessResult = typeof ACCESS_OK | typeof ACCESS_MEMORY_FAULT | typeof ACCESS_MMIO | typeof ACCESS_PARTIAL
 
 /** Why KVM gave up on an access; overwritten by every faulting access. */
 export interface FaultInfo {
@@ -45,6 +50,8 @@ export class FaultPath {
   readonly sharedBit: number
   readonly info: FaultInfo = { errno: 'EFAULT', flags: 0, gpa: 0, size: 0, convertible: false, mmioGpa: 0, mmioLen: 0 }
   private readonly mode: number
+  /** After access(): the work unit it stopped at (ACCESS_PARTIAL: where to resume). */
+  at = 0
 
   constructor (
     type: VmType,
@@ -67,8 +74,14 @@ export class FaultPath {
    * One access of `size` bytes at `gpa` as the guest issued it (TDX: shared accesses carry
    * the shared bit). `cbit` is SNP's C-bit, ignored elsewhere. Checks each page in turn
    * and reports the first that faults; on success every page is populated.
+   *
+   * Work is counted in units, one per page checked and one per page populated (each is a
+   * lookup or an edit of an extent map): an n-page access is units [0, 2n). The access
+   * starts at unit `from` and stops at a page boundary once `budget` units are spent
+   * (ACCESS_PARTIAL); `at` is then the unit to resume from, else the unit it ended at.
+   * At least one unit is done per call, so an access always progresses.
    */
-  access (gpa: number, size: number, cbit: boolean): AccessResult {
+  access (gpa: number, size: number, cbit: boolean, from = 0, budget = Infinity): AccessResult {
     let priv: boolean
     switch (this.mode) {
       case PRIV_CBIT: priv = cbit; break
@@ -82,19 +95,32 @@ export class FaultPath {
     const first = Math.floor(gpa / PAGE_SIZE)
     const last = Math.floor((gpa + size - 1) / PAGE_SIZE)
     if (first === last) {
+      // One page is never split: two units, done at once.
+      this.at = 2
       const r = this.page(first, priv)
-      if (r !== ACCESS_OK) return this.report(r, gpa, size)
+      if (r !== ACCESS_OK) { this.at = 1; return this.report(r, gpa, size) }
       this.backing.populate(first, this.mode === PRIV_ATTR ? this.attrPrivate(first) : priv)
       return ACCESS_OK
     }
-    for (let gfn = first; gfn <= last; gfn++) {
+    const n = last - first + 1
+    const stop = budget >= 1 ? from + budget : from + 1
+    let u = from
+    for (; u < n; u++) {
+      if (u >= stop) { this.at = u; return ACCESS_PARTIAL }
+      const gfn = first + u
       const r = this.page(gfn, priv)
       if (r !== ACCESS_OK) {
+        this.at = u + 1
         const at = gfn === first ? gpa : gfn * PAGE_SIZE
         return this.report(r, at, gpa + size - at)
       }
     }
-    for (let gfn = first; gfn <= last; gfn++) this.backing.populate(gfn, this.mode === PRIV_ATTR ? this.attrPrivate(gfn) : priv)
+    for (; u < 2 * n; u++) {
+      if (u >= stop) { this.at = u; return ACCESS_PARTIAL }
+      const gfn = first + u - n
+      this.backing.populate(gfn, this.mode === PRIV_ATTR ? this.attrPrivate(gfn) : priv)
+    }
+    this.at = u
     return ACCESS_OK
   }
 

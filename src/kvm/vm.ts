@@ -33,6 +33,17 @@ export interface VmLimits {
   maxInstructions?: number
 }
 
+/** A page of extents and the gpa the next page starts at, null on the last. */
+export interface ExtentPage<T> { extents: T[], next: number | null }
+
+/** The first `limit` extents; the next page starts at the one after, else at `rest`. */
+function cut<T extends { gpa: number }> (out: T[], limit: number, rest: number | null): ExtentPage<T> {
+  if (out.length <= limit) return { extents: out, next: rest }
+  const next = (out[limit] as T).gpa
+  out.length = limit
+  return { extents: out, next }
+}
+
 export const DEFAULT_MAX_INSTRUCTIONS = 10_000
 export const MAX_VCPUS = 256
 
@@ -165,16 +176,29 @@ export class Vm implements VcpuCore {
     this.store.discard(gpa / PAGE_SIZE, (gpa + size) / PAGE_SIZE, priv)
   }
 
-  /** KVM_SET_MEMORY_ATTRIBUTES. Throws KvmError INVALID_ARGUMENT with errno EINVAL. */
-  setMemoryAttributes (arg: MemoryAttributes): void {
+  /**
+   * KVM_SET_MEMORY_ATTRIBUTES. Throws KvmError INVALID_ARGUMENT with errno EINVAL. Returns
+   * false, with nothing changed, when the VM would then hold more than `maxExtents` extents
+   * (attributes and backing): a host's cap, which KVM (one xarray entry per page) has not.
+   */
+  setMemoryAttributes (arg: MemoryAttributes, maxExtents = Infinity): boolean {
     let before: AttributeExtent[] | null = null
     try { before = this.attrs.extents(arg.address, arg.size) } catch { /* set() reports it */ }
+    const startGfn = arg.address / PAGE_SIZE
+    const endGfn = (arg.address + arg.size) / PAGE_SIZE
+    const saved = before !== null && maxExtents !== Infinity ? this.store.save(startGfn, endGfn) : null
     this.attrs.set(arg)
     // Where a page really changed, the VMM discards the backing it left (as on a convert).
     const priv = (arg.attributes & KVM_MEMORY_ATTRIBUTE_PRIVATE) !== 0
     for (const e of before ?? []) {
       if (e.attributes !== arg.attributes) this.store.discard(e.gpa / PAGE_SIZE, (e.gpa + e.size) / PAGE_SIZE, priv)
     }
+    if (saved !== null && before !== null && this.extentCount > maxExtents) {
+      for (const e of before) this.attrs.setRange(e.gpa / PAGE_SIZE, (e.gpa + e.size) / PAGE_SIZE, e.attributes)
+      this.store.restore(saved)
+      return false
+    }
+    return true
   }
 
   /** Attribute extents over [gpa, gpa + size), the whole guest physical space by default. */
@@ -182,17 +206,34 @@ export class Vm implements VcpuCore {
     return this.attrs.extents(gpa, size)
   }
 
+  /**
+   * At most `limit` attribute extents from gpa on, and the gpa the next page starts at
+   * (null on the last): the work is bounded by `limit`, however fragmented the map.
+   */
+  memoryAttributesPage (gpa: number, size: number, limit: number): ExtentPage<AttributeExtent> {
+    const out = this.attrs.extents(gpa, size, limit + 1)
+    return cut(out, limit, null)
+  }
+
   /** Backing state extents (populated shared / guest_memfd, poisoned) over a range. */
   backing (gpa = 0, size = GPA_LIMIT - gpa): BackingExtent[] {
-    const attrs = this.attrs.extents(gpa, size) // validates the range
+    return this.backingPage(gpa, size, Infinity).extents
+  }
+
+  /** At most `limit` backing extents from gpa on, and where the next page starts (null on the last). */
+  backingPage (gpa: number, size: number, limit: number): ExtentPage<BackingExtent> {
+    const max = limit + 1
+    const attrs = this.attrs.extents(gpa, size, max) // validates the range
     const s = gpa / PAGE_SIZE
-    const e = (gpa + size) / PAGE_SIZE
     const lists = [
       attrs.map(a => ({ start: a.gpa / PAGE_SIZE, end: (a.gpa + a.size) / PAGE_SIZE, value: a.attributes })),
-      this.store.shared.runs(s, e),
-      this.store.private.runs(s, e),
-      this.store.poisoned.runs(s, e)
+      this.store.shared.runs(s, (gpa + size) / PAGE_SIZE, max),
+      this.store.private.runs(s, (gpa + size) / PAGE_SIZE, max),
+      this.store.poisoned.runs(s, (gpa + size) / PAGE_SIZE, max)
     ]
+    // Each list covers up to its last run's end (a cut list stops early): merge that far.
+    let e = (gpa + size) / PAGE_SIZE
+    for (const list of lists) { const last = list[list.length - 1]; if (last !== undefined && last.end < e) e = last.end }
     const idx = [0, 0, 0, 0]
     const out: BackingExtent[] = []
     let cur = s
@@ -226,8 +267,13 @@ export class Vm implements VcpuCore {
       } else out.push(ext)
       cur = next
     }
-    return out
+    // Merged short of the range: the last extent may go on past e, so the next page starts it.
+    const tail = e * PAGE_SIZE < gpa + size ? (out.pop() as BackingExtent) : null
+    return cut(out, limit, tail === null ? null : tail.gpa)
   }
+
+  /** Extents the VM holds (attributes and backing): what its memory map costs. */
+  get extentCount (): number { return this.attrs.extentCount + this.store.extentCount }
 
   /** Hardware-poison the guest_memfd page holding gpa (memory_failure on a gmem folio). */
   poison (gpa: number): void {

@@ -22,10 +22,10 @@ void t.test('every route is called with its method, path, query and body, with t
       'GET /v1/vms/vm-1': { status: 200, body: vm },
       'DELETE /v1/vms/vm-1': { status: 204 },
       'POST /v1/vms/vm-1/actions': { status: 200, body: { ...vm, state: 'running' } },
-      'GET /v1/vms/vm-1/memory/attributes?gpa=0&size=8192': { status: 200, body: { extents: [{ gpa: 0, size: 8192, attributes: 8 }] } },
+      'GET /v1/vms/vm-1/memory/attributes?gpa=0&size=8192': { status: 200, body: { extents: [{ gpa: 0, size: 8192, attributes: 8 }], next: null } },
       'PUT /v1/vms/vm-1/memory/attributes': { status: 200, body: { extents: [{ gpa: 0, size: 8192, attributes: 0 }] } },
       'POST /v1/vms/vm-1/memory/poison': { status: 200, body: { gpa: 4096, poisoned: true } },
-      'GET /v1/vms/vm-1/memory/backing': { status: 200, body: { extents: [{ gpa: 0, size: 4096, attributes: 8, shared_populated: false, private_populated: true, poisoned: false }] } },
+      'GET /v1/vms/vm-1/memory/backing': { status: 200, body: { extents: [{ gpa: 0, size: 4096, attributes: 8, shared_populated: false, private_populated: true, poisoned: false }], next: null } },
       'GET /v1/vms/vm-1/vcpus': { status: 200, body: [{ id: 0, state: 'runnable', pending_exit: null, counters: {} }] },
       'POST /v1/vms/vm-1/vcpus/1/interrupt': { status: 200, body: { id: 1, state: 'runnable', pending_exit: null, counters: { interrupts: 1 } } },
       'GET /v1/vms/vm-1/exits?since=4&limit=10&pending=true': { status: 200, body: { items: [exit], next: null } },
@@ -68,8 +68,12 @@ void t.test('paging follows next until it is null', async (t) => {
       'GET /v1/vms': { status: 200, body: { items: [{ ...vm, id: 'a' }], next: 'p2' } },
       'GET /v1/vms?cursor=p2': { status: 200, body: { items: [{ ...vm, id: 'b' }, { ...vm, id: 'c' }], next: 'p3' } },
       'GET /v1/vms?cursor=p3': { status: 200, body: { items: [], next: null } },
-      'GET /v1/vms/x/exits': { status: 200, body: { items: [{ exit: 1 }], next: 'e2' } },
-      'GET /v1/vms/x/exits?cursor=e2': { status: 200, body: { items: [{ exit: 2 }], next: null } }
+      'GET /v1/vms/x/exits': { status: 200, body: { items: [{ exit: 1 }], next: '7' } },
+      'GET /v1/vms/x/exits?since=7': { status: 200, body: { items: [{ exit: 2 }], next: null } },
+      'GET /v1/vms/x/memory/attributes?limit=1': { status: 200, body: { extents: [{ gpa: 0, size: 4096, attributes: 8 }], next: '4096' } },
+      'GET /v1/vms/x/memory/attributes?limit=1&cursor=4096': { status: 200, body: { extents: [{ gpa: 4096, size: 4096, attributes: 0 }], next: null } },
+      'GET /v1/vms/x/memory/backing?gpa=0&size=8192': { status: 200, body: { extents: [{ gpa: 0 }], next: '4096' } },
+      'GET /v1/vms/x/memory/backing?gpa=0&size=8192&cursor=4096': { status: 200, body: { extents: [{ gpa: 4096 }], next: null } }
     })
   })
   t.teardown(() => fake.close())
@@ -82,7 +86,11 @@ void t.test('paging follows next until it is null', async (t) => {
   t.equal(pages, 3)
   const exits: number[] = []
   for await (const page of client.exitPages('x')) exits.push(...page.items.map((e) => e.exit))
-  t.same(exits, [1, 2])
+  t.same(exits, [1, 2], 'an exits page\'s next is the since of the next page')
+  const pagesSeen: number[] = []
+  for await (const page of client.memoryAttributePages('x', { limit: 1 })) pagesSeen.push(page.extents.length)
+  t.same(pagesSeen, [1, 1])
+  t.same((await client.backing('x', 0, 8192)).map((e) => e.gpa), [0, 4096], 'backing() follows every page')
 })
 
 void t.test('a contract error body becomes FaultlineApiError with statusCode, code, message and errno', async (t) => {

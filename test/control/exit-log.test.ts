@@ -63,3 +63,10 @@ void t.test('the exit log matches a walk from the oldest exit on a long random r
   t.equal(log.size, ref.size)
   t.pass('the same exits kept, in the same order, after every exit')
 })
+
+void t.test('the exit log is bounded in frame bytes as well as exits, pending ones kept', async t => {
+  const log = new ExitLog()
+  const big = (id: number): ExitEntry => ({ event: { vm: 'v', tenant: 't', seq: id, type: 'exit', exit: id, frame: 'x'.repeat(100) }, decision: id === 2 ? null : DECIDED })
+  for (let id = 1; id <= 20; id++) { log.set(id, big(id)); log.trim(1000, 500) }
+  t.same(ids(log), [2, 17, 18, 19, 20], 'five frames of 100 bytes; pending exit 2 stays')
+})

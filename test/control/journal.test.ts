@@ -56,3 +56,18 @@ void t.test('the exits list pages by seq and filters pending', async t => {
   t.same(c.exits(opA, id, { pending: false }).items.map(e => e.exit), [2])
   t.same(c.pendingExitEvents(opA, id).map(e => e.exit), [1, 3])
 })
+
+void t.test('the journal is bounded in bytes as well as events; the newest event is always kept', async t => {
+  const big = (seq: number, n: number): ControlEvent => ({ vm: 'v', tenant: 't', seq, type: 'state', frame: 'x'.repeat(n) })
+  const j = new EventJournal(1000, 1000)
+  for (let s = 1; s <= 50; s++) j.append(big(s, 100))
+  t.equal(j.size, 10, '10 frames of 100 bytes fit in 1000')
+  t.equal(j.oldestSeq, 41)
+  t.equal(j.after(39, 50), null, 'older events are gone')
+  t.same(j.after(40, 50)?.map(e => e.seq), [41, 42, 43, 44, 45, 46, 47, 48, 49, 50])
+  j.append(big(51, 5000))
+  t.equal(j.size, 1, 'one event larger than the bound is kept alone')
+  t.equal(j.oldestSeq, 51)
+  j.append(big(52, 10))
+  t.same(j.after(51, 52)?.map(e => e.seq), [52])
+})

@@ -40,6 +40,11 @@ export interface VcpuData {
   pc: number
   /** Progress inside the op at pc: sweep touches or random iterations done. */
   sub: number
+  /**
+   * Work units already done of the access at pc/sub, which the last run stopped at a page
+   * boundary (FaultPath.access `from`); 0 when no access is in progress.
+   */
+  part: number
   /** Remaining iterations per loop slot. */
   loops: number[]
   draw: RandomDraw | null
@@ -67,6 +72,7 @@ export function bootData (loops: number, rng: number[]): VcpuData {
   return {
     pc: 0,
     sub: 0,
+    part: 0,
     loops: new Array<number>(loops).fill(0),
     draw: null,
     hc: null,

@@ -5,7 +5,7 @@ import {
   KVM_EXIT_HYPERCALL_LONG_MODE, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, KVM_EXIT_MEMORY_FAULT, KVM_SYSTEM_EVENT_CRASH,
   PAGE_SIZE
 } from '../constants.js'
-import { ACCESS_MEMORY_FAULT, ACCESS_MMIO, ACCESS_OK } from '../fault-path.js'
+import { ACCESS_MEMORY_FAULT, ACCESS_MMIO, ACCESS_OK, ACCESS_PARTIAL } from '../fault-path.js'
 import type { AccessResult, FaultPath } from '../fault-path.js'
 import {
   hltExit, ioExit, mapGpaRangeExit, memoryFaultExit, mmioExit, shutdownExit, systemEventExit
@@ -54,6 +54,9 @@ export class Vcpu implements HcHost {
   private readonly fault: FaultPath
   private readonly tdx: TdxMapGpa | null
   private readonly snp: SnpPsc | null
+  /** The current run()'s budget and the work units it has spent. */
+  private budget = 0
+  private spent = 0
 
   constructor (id: number, core: VcpuCore, data?: VcpuData) {
     this.id = id
@@ -67,6 +70,9 @@ export class Vcpu implements HcHost {
       this.d = bootData(core.code.loops, this.rng.state)
     } else {
       this.rng = Rng.fromState(data.rng)
+      // Snapshots from before accesses could stop part-way have no `part`.
+      data.part ??= 0
+      if (!Number.isSafeInteger(data.part) || data.part < 0) throw new TypeError(`vCPU ${id}: part must be a non-negative integer`)
       this.d = data
     }
   }
@@ -102,7 +108,13 @@ export class Vcpu implements HcHost {
     return structuredClone(this.d)
   }
 
-  /** Runs at most `budget` steps. */
+  /**
+   * Runs until about `budget` work units are spent: one per op, one per page an access
+   * checks and one per page it populates. An access that would pass the budget stops at a
+   * page boundary and resumes there on the next run (VcpuData.part), so a slice's cost
+   * stays bounded whatever the guest's access sizes, and the exits are the same whatever
+   * the budgets.
+   */
   run (budget: number): StepResult {
     const d = this.d
     if (d.pending !== null) return PENDING
@@ -112,11 +124,13 @@ export class Vcpu implements HcHost {
       if (exit !== null) return { kind: 'exit', exit }
     }
     const ops = this.ops
-    let steps = 0
-    while (steps < budget) {
-      // The guest takes a pending interrupt at the next instruction boundary; inside a
-      // conversion hypercall it waits (TDX MapGPA returns RETRY for it instead).
-      if (d.interrupt && d.hc === null) this.takeInterrupt()
+    this.budget = budget
+    this.spent = 0
+    while (this.spent < budget) {
+      // The guest takes a pending interrupt at the next instruction boundary (not inside an
+      // access it has begun); inside a conversion hypercall it waits (TDX MapGPA returns
+      // RETRY for it instead).
+      if (d.interrupt && d.hc === null && d.part === 0) this.takeInterrupt()
       if (d.pc >= ops.length) {
         d.halted = true
         return HALTED
@@ -125,11 +139,10 @@ export class Vcpu implements HcHost {
       // Fast path: a sweep runs its touches in a tight loop while none exits.
       if (op.k === OP_SWEEP) {
         const base = this.base(op)
-        const fault = this.fault
         let sub = d.sub
-        while (steps < budget && sub < op.n) {
-          steps++
-          const r = fault.access(base + sub * op.stride, op.size, op.cbit)
+        while (this.spent < budget && sub < op.n) {
+          const r = this.touch(base + sub * op.stride, op.size, op.cbit)
+          if (r === ACCESS_PARTIAL) break
           if (r !== ACCESS_OK) {
             d.sub = sub
             return { kind: 'exit', exit: this.accessExit(r, op) }
@@ -141,11 +154,23 @@ export class Vcpu implements HcHost {
         if (sub >= op.n) { d.sub = 0; d.pc++ } else d.sub = sub
         continue
       }
-      steps++
+      const before = this.spent
       const exit = this.step(op)
       if (exit !== null) return { kind: 'exit', exit }
+      if (this.spent === before) this.spent++
     }
     return YIELD
+  }
+
+  /** One access, resumed where the last run stopped it; counts its work units. */
+  private touch (gpa: number, size: number, cbit: boolean): AccessResult {
+    const d = this.d
+    const from = d.part
+    const fault = this.fault
+    const r = fault.access(gpa, size, cbit, from, this.budget - this.spent)
+    this.spent += fault.at - from
+    d.part = r === ACCESS_PARTIAL ? fault.at : 0
+    return r
   }
 
   /** vCPU n's first byte of op: gpa + n * vcpu_stride (TDX shared accesses add the shared bit). */
@@ -161,7 +186,8 @@ export class Vcpu implements HcHost {
       case OP_WRITE:
       case OP_MMIO_READ:
       case OP_MMIO_WRITE: {
-        const r = this.fault.access(this.base(op), op.size, op.cbit)
+        const r = this.touch(this.base(op), op.size, op.cbit)
+        if (r === ACCESS_PARTIAL) return null
         if (r !== ACCESS_OK) return this.accessExit(r, op)
         d.counters.accesses++
         d.pc++
@@ -170,7 +196,8 @@ export class Vcpu implements HcHost {
       case OP_PV_ACCESS: {
         // KVM's own access for the guest: a fault fills memory_fault and is then suppressed
         // (the access is dropped); the stale data rides on this vCPU's next exit.
-        const r = this.fault.access(this.base(op), op.size, op.cbit)
+        const r = this.touch(this.base(op), op.size, op.cbit)
+        if (r === ACCESS_PARTIAL) return null
         if (r === ACCESS_OK) d.counters.accesses++
         else if (r === ACCESS_MEMORY_FAULT) {
           const f = this.fault.info
@@ -220,7 +247,8 @@ export class Vcpu implements HcHost {
       d.draw = draw
     }
     if (draw.map) return this.beginMapGpa(draw.gpa, 1, draw.priv, op)
-    const r = this.fault.access(draw.gpa, 8, draw.priv)
+    const r = this.touch(draw.gpa, 8, draw.priv)
+    if (r === ACCESS_PARTIAL) return null
     if (r !== ACCESS_OK) return this.accessExit(r, op, draw.write)
     d.counters.accesses++
     this.advance()

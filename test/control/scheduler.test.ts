@@ -1,0 +1,81 @@
+// The scheduler alone, with a fake clock and fake VMs: the order it runs slices in (tenant,
+// then VM, then vCPU, each ring resuming where it stopped) and where a turn ends (its time
+// spent), measured in slices rather than in wall time.
+import t from 'tap'
+import { Scheduler } from '../../src/control/scheduler.js'
+import type { SliceSink } from '../../src/control/scheduler.js'
+import type { VmRecord } from '../../src/control/record.js'
+
+interface Rig { scheduler: Scheduler, ran: string[], clock: { now: number }, vm: (tenant: string, name: string, vcpus?: number) => VmRecord }
+
+/** Each slice takes 0.02 ms of the fake clock; a turn lasts 0.05 ms, so it runs 3 slices. */
+function rig (sink: Partial<SliceSink> = {}): Rig {
+  const clock = { now: 0 }
+  const ran: string[] = []
+  const noop = (): void => {}
+  const scheduler = new Scheduler(100, 1000, { onExit: noop, onHalted: noop, onRunError: noop, onSliceEnd: noop, ...sink }, () => clock.now, 0.05)
+  const vm = (tenant: string, name: string, vcpus = 1): VmRecord => ({
+    tenant,
+    state: 'running',
+    config: { vcpus },
+    halted: new Set<number>(),
+    blocked: new Set<number>(),
+    nextVcpu: 0,
+    vm: {
+      extentCount: 0,
+      run: (v: number) => { clock.now += 0.02; ran.push(vcpus > 1 ? `${name}.${v}` : name); return { kind: 'yield' } }
+    }
+  }) as unknown as VmRecord
+  return { scheduler, ran, clock, vm }
+}
+
+const turn = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
+
+void t.test('turns alternate tenants, then VMs within a tenant, then vCPUs, resuming where they stopped', async t => {
+  const { scheduler, ran, vm } = rig()
+  t.teardown(() => { scheduler.close() })
+  for (const n of ['a1', 'a2', 'a3']) scheduler.setRunning(vm('a', n), true)
+  scheduler.setRunning(vm('b', 'b1', 2), true)
+  await turn()
+  t.same(ran, ['a1', 'b1.0', 'a2'], 'a turn ends once its time is spent: 3 slices of 0.02 ms past 0.05 ms')
+  await turn()
+  await turn()
+  t.same(ran, ['a1', 'b1.0', 'a2', 'b1.1', 'a3', 'b1.0', 'a1', 'b1.1', 'a2'],
+    'tenant b (one VM) gets as many slices as tenant a (three), and every ring goes on from where it was')
+})
+
+void t.test('a VM that stops or is blocked leaves the rings; a tenant with nothing runnable is skipped', async t => {
+  const { scheduler, ran, vm } = rig()
+  t.teardown(() => { scheduler.close() })
+  const a1 = vm('a', 'a1')
+  const a2 = vm('a', 'a2')
+  const b1 = vm('b', 'b1')
+  for (const r of [a1, a2, b1]) scheduler.setRunning(r, true)
+  b1.blocked.add(0)
+  await turn()
+  t.same(ran, ['a1', 'a2', 'a1'], 'b has nothing runnable: a runs on')
+  a1.state = 'stopped'
+  scheduler.setRunning(a1, false)
+  b1.blocked.delete(0)
+  scheduler.wake()
+  await turn()
+  t.same(ran.slice(3), ['b1', 'a2', 'b1'])
+  scheduler.setRunning(a2, false)
+  scheduler.setRunning(b1, false)
+  scheduler.setRunning(b1, false)
+  await turn()
+  t.equal(ran.length, 6, 'nothing left to run: no more slices')
+})
+
+void t.test('a slice that finds the VM near its extent cap gets a smaller budget', async t => {
+  const budgets: number[] = []
+  const { scheduler, vm } = rig()
+  t.teardown(() => { scheduler.close() })
+  const r = vm('a', 'a1')
+  const fake = r.vm as unknown as { extentCount: number, run: (v: number, b: number) => unknown }
+  fake.run = (_v, b) => { budgets.push(b); fake.extentCount += 330; if (fake.extentCount > 1000) { r.state = 'paused'; scheduler.setRunning(r, false) } return { kind: 'yield' } }
+  scheduler.setRunning(r, true)
+  await turn()
+  await turn()
+  t.same(budgets, [100, 100, 100, 16], 'full budget while there is room, then at least 16 units')
+})
