@@ -45,6 +45,9 @@ export default async function streamRoutes (app: FastifyInstance): Promise<void>
     if (req.principal === null) { socket.close(1008, 'unauthenticated'); return }
     // With no extension (permessage-deflate is off) frames are written to the TCP socket
     // directly, built once per event; otherwise everything goes through ws.
-    hub.open(socket, req.principal, socket.extensions === '' ? req.raw.socket : undefined)
+    // The upgrade request's logger: every line of the session carries its request id.
+    hub.open(socket, req.principal, socket.extensions === '' ? req.raw.socket : undefined, req.log)
+    req.log.debug({ principal: req.principal.id }, 'stream session opened')
+    socket.on('close', (code: number) => { req.log.debug({ principal: req.principal?.id, code }, 'stream session closed') })
   })
 }

@@ -20,6 +20,7 @@ import connectionsPlugin from './plugins/connections.js'
 import controlPlugin from './plugins/control.js'
 import errorsPlugin from './plugins/errors.js'
 import jsonBodyPlugin from './plugins/json-body.js'
+import metricsPlugin from './plugins/metrics.js'
 import protectionPlugin from './plugins/protection.js'
 import readinessPlugin from './plugins/readiness.js'
 import settingsPlugin from './plugins/settings.js'
@@ -72,6 +73,7 @@ const faultline: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   await app.register(swagger, openapiOptions(opts.settings.version))
   await app.register(swaggerUi, { routePrefix: '/docs' })
   await app.register(protectionPlugin)
+  await app.register(metricsPlugin)
 
   await app.register(healthRoutes)
   await app.register(metricsRoutes)

@@ -4,7 +4,7 @@
 // table codes (FaultlineError, or the core's KvmError as it is): no HTTP here.
 import type { Principal } from '../auth/types.js'
 import { canChange } from '../auth/roles.js'
-import type { DecidedBy, Page, VmAction, VmState } from '../../schemas/common.js'
+import type { DecidedBy, Page, VmAction, VmState, VmType } from '../../schemas/common.js'
 import type { ExitView, ExitsQuery } from '../../schemas/exit.js'
 import type { ListQuery, PresetView, VmView } from '../../schemas/vm.js'
 import { FaultlineError } from '../errors.js'
@@ -24,6 +24,7 @@ import { normalizePolicy } from './policy.js'
 import type { ExitEntry, VmRecord } from './record.js'
 import { VmRegistry } from './registry.js'
 import { Scheduler } from './scheduler.js'
+import { ControlStats } from './stats.js'
 import { DEFAULT_LIMITS, realClock } from './types.js'
 import type { Clock, ControlEvent, ControlLogger, CreateVmInput, EventFilter, EventListener, Limits } from './types.js'
 import { VmActions } from './vm-actions.js'
@@ -47,16 +48,18 @@ export class Control {
   private readonly actions: VmActions
   private readonly scheduler: Scheduler
   private readonly intake: ExitIntake
+  /** What control/ did since start, for /metrics: read it, never write it. */
+  readonly counters = new ControlStats()
 
   constructor (opts: ControlOptions = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits }
     this.clock = opts.clock ?? realClock
     this.events = new VmEvents(opts.logger)
-    this.decisions = new Decisions(this.events, this.clock)
+    this.decisions = new Decisions(this.events, this.clock, this.counters)
     // The scheduler hands what it runs into the exit intake, which acts through the VM
     // actions, which start and stop VMs on the scheduler: one late-bound seam.
     this.scheduler = new Scheduler(this.limits.runBudget, this.limits.maxExtentsPerVm, {
-      onExit: (rec, r) => { this.intake.onExit(rec, r) },
+      onExit: (rec, r) => { this.counters.exit(r.reason); this.intake.onExit(rec, r) },
       onHalted: (rec, v) => { this.intake.onHalted(rec, v) },
       onRunError: (rec, v, err) => { this.intake.onRunError(rec, v, err) },
       onSliceEnd: (rec) => { this.intake.onSliceEnd(rec) }
@@ -273,11 +276,12 @@ export class Control {
     this.decideIn(principal, vm, exit, decision, by)
   }
 
-  /** Counts for /metrics. */
-  stats (): { vms: Record<VmState, number>, pending: number } {
-    const vms: Record<VmState, number> = { created: 0, running: 0, paused: 0, stopped: 0, killed: 0, crashed: 0 }
+  /** Counts for /metrics: VMs by state and type, and the exits waiting for a decision. */
+  stats (): { vms: Record<VmState, Record<VmType, number>>, pending: number } {
+    const types = (): Record<VmType, number> => ({ default: 0, sw_protected: 0, snp: 0, tdx: 0 })
+    const vms: Record<VmState, Record<VmType, number>> = { created: types(), running: types(), paused: types(), stopped: types(), killed: types(), crashed: types() }
     let pending = 0
-    for (const r of this.registry.values()) { vms[r.state]++; pending += r.pending.size }
+    for (const r of this.registry.values()) { vms[r.state][r.config.type]++; pending += r.pending.size }
     return { vms, pending }
   }
 

@@ -8,6 +8,7 @@ import { FaultlineError } from '../errors.js'
 import type { VmEvents } from './events.js'
 import { decidedFrame } from './frames.js'
 import type { PendingExit, VmRecord } from './record.js'
+import type { ControlStats } from './stats.js'
 import type { Clock } from './types.js'
 
 /** A decision as REST and the stream send it: the core's Decision plus a free-text reason. */
@@ -29,7 +30,7 @@ export function coreDecision (d: DecideInput): Decision {
 }
 
 export class Decisions {
-  constructor (private readonly events: VmEvents, private readonly clock: Clock) {}
+  constructor (private readonly events: VmEvents, private readonly clock: Clock, private readonly stats?: ControlStats) {}
 
   /**
    * Applies a decision to a pending exit. EXIT_NOT_PENDING when it is not pending; the
@@ -62,6 +63,7 @@ export class Decisions {
     rec.counters.decisions++
     if (by === 'rule') rec.counters.by_rule++
     if (by === 'timeout') rec.counters.by_timeout++
+    this.stats?.decision(d.action, by, (performance.now() - p.published) / 1000, p.span)
     const seq = this.events.nextSeq(rec)
     const entry = rec.exits.get(exit)
     if (entry !== undefined) {

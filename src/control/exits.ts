@@ -11,6 +11,7 @@ import { exitMessage } from './frames.js'
 import { firstMatch, ruleDecision } from './policy.js'
 import type { VmRecord } from './record.js'
 import type { VmRegistry } from './registry.js'
+import { convertSpan } from './stats.js'
 import { systemEventName } from '../../schemas/exit-reading.js'
 import type { ControlEvent, ControlLogger, Limits } from './types.js'
 import type { VmActions } from './vm-actions.js'
@@ -30,7 +31,7 @@ export class ExitIntake {
 
   onExit (rec: VmRecord, r: ExitRecord): void {
     rec.counters.exits++
-    rec.pending.set(r.exit, { vcpu: r.vcpu, timer: undefined })
+    rec.pending.set(r.exit, { vcpu: r.vcpu, timer: undefined, published: performance.now(), span: convertSpan(r) })
     rec.blocked.add(r.vcpu)
     // A matching rule is applied to the core before the exit is encoded, so that its frame
     // can say whether anyone still has to answer it.

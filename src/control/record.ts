@@ -11,6 +11,10 @@ export type { ExitEntry }
 export interface PendingExit {
   vcpu: number
   timer: unknown
+  /** performance.now() when the exit was published, for the decision latency (stats.ts). */
+  published: number
+  /** What a convert of it converts: stats.ts convertSpan. */
+  span: number
 }
 
 export interface VmRecord {

@@ -62,10 +62,11 @@ export class StreamHub {
   }
 
   /**
-   * Wires a freshly upgraded, authenticated socket and greets it; `raw` as in Session. A
+   * Wires a freshly upgraded, authenticated socket and greets it; `raw` as in Session;
+   * `logger` the upgrade request's (its lines carry the request id), else the hub's. A
    * socket over the token's limit (upgrades that raced past admits()) is closed with 1008.
    */
-  open (socket: HubSocket, principal: Principal, raw?: RawTransport): Session | undefined {
+  open (socket: HubSocket, principal: Principal, raw?: RawTransport, logger?: StreamLogger): Session | undefined {
     this.liveSockets.add(socket)
     socket.on('close', () => {
       this.liveSockets.delete(socket)
@@ -80,7 +81,7 @@ export class StreamHub {
       control: this.control,
       controllers: this.controllers,
       options: this.options,
-      logger: this.logger,
+      logger: logger ?? this.logger,
       onDetach: (x) => {
         this.sessions.delete(x)
         this.flushQueue.delete(x)

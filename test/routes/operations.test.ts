@@ -25,7 +25,7 @@ void t.test('/metrics needs an admin or metrics token and speaks Prometheus', as
   const r = await app.inject({ url: '/metrics', headers: bearer(TOKENS.admin) })
   t.equal(r.statusCode, 200)
   t.match(r.headers['content-type'], /text\/plain/)
-  t.match(r.body, /faultline_vms\{state="created"\} 1/)
+  t.match(r.body, /faultline_vms\{state="created",type="default"\} 1/)
   t.match(r.body, /faultline_pending_exits 0/)
   t.match(r.body, /faultline_stream_sockets 0/)
 })

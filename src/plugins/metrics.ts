@@ -1,0 +1,211 @@
+// The app's Prometheus registry, as `app.metrics` (routes/metrics.ts serves it). One per app
+// instance, nothing global: control/'s and the stream hub's counts are read at scrape time
+// in collect() callbacks, so the hot paths only bump plain numbers (src/control/stats.ts).
+// Every metric is listed in docs/operations.md.
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import type { EventLoopUtilization } from 'node:perf_hooks'
+import fp from 'fastify-plugin'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { MetricObjectWithValues, MetricValueWithName } from 'prom-client'
+import type { ControlStats, LatencyHistogram } from '../control/stats.js'
+import { CONVERT_DIRECTIONS, DECISION_ACTIONS, DECISION_SOURCES, EXIT_REASONS, LATENCY_BUCKETS } from '../control/stats.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This app's Prometheus registry (GET /metrics). */
+    metrics: Registry
+  }
+}
+
+const PREFIX = 'faultline_'
+
+type Exported = MetricObjectWithValues<MetricValueWithName<'source' | 'le'>>
+
+/**
+ * A histogram whose buckets are counted elsewhere (ControlStats), exported as prom-client
+ * exports its own: cumulative `le` buckets, `_sum` and `_count`, per source.
+ */
+class DecisionLatency extends Histogram<'source'> {
+  constructor (registry: Registry, private readonly stats: ControlStats) {
+    super({ name: PREFIX + 'decision_latency_seconds', help: 'Time from an exit published to its decision applied, by who decided it', labelNames: ['source'], buckets: [...LATENCY_BUCKETS], registers: [registry] })
+  }
+
+  override async get (): Promise<Exported> {
+    return this.export()
+  }
+
+  /** What the registry calls for the text format (prom-client's types leave it out). */
+  async getForPromString (): Promise<Exported> {
+    return this.export()
+  }
+
+  private export (): Exported {
+    const name = PREFIX + 'decision_latency_seconds'
+    const values: Array<MetricValueWithName<'source' | 'le'>> = []
+    DECISION_SOURCES.forEach((source, i) => {
+      const h = this.stats.latency[i] as LatencyHistogram
+      let acc = 0
+      LATENCY_BUCKETS.forEach((le, b) => {
+        acc += h.counts[b] as number
+        values.push({ metricName: name + '_bucket', labels: { source, le }, value: acc })
+      })
+      values.push({ metricName: name + '_bucket', labels: { source, le: '+Inf' }, value: h.count })
+      values.push({ metricName: name + '_sum', labels: { source }, value: h.sum })
+      values.push({ metricName: name + '_count', labels: { source }, value: h.count })
+    })
+    // prom-client's types give `type` as an enum; at run time (and in its own metrics) it is the string.
+    return { name, help: 'Time from an exit published to its decision applied, by who decided it', type: 'histogram', values, aggregator: 'sum' } as unknown as Exported
+  }
+}
+
+export default fp(async (app) => {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: PREFIX })
+  const stats = app.control.counters
+
+  new Counter({
+    name: PREFIX + 'exits_total',
+    help: 'vCPU exits by KVM exit reason',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      EXIT_REASONS.forEach((reason, i) => { this.inc({ reason }, stats.exits[i] as number) })
+    }
+  })
+  new Counter({
+    name: PREFIX + 'decisions_total',
+    help: 'Decisions applied to exits, by action and by who decided (controller, rest, rule, timeout)',
+    labelNames: ['action', 'source'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      DECISION_ACTIONS.forEach((action, a) => {
+        DECISION_SOURCES.forEach((source, s) => { this.inc({ action, source }, stats.decisions[a]?.[s] as number) })
+      })
+    }
+  })
+  new DecisionLatency(registry, stats)
+  new Counter({
+    name: PREFIX + 'conversions_total',
+    help: 'Convert decisions applied (memory faults and KVM_HC_MAP_GPA_RANGE), by direction',
+    labelNames: ['direction'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      CONVERT_DIRECTIONS.forEach((direction, d) => { this.inc({ direction }, stats.conversions[d] as number) })
+    }
+  })
+  new Counter({
+    name: PREFIX + 'converted_bytes_total',
+    help: 'Guest memory converted by convert decisions, by direction',
+    labelNames: ['direction'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      CONVERT_DIRECTIONS.forEach((direction, d) => { this.inc({ direction }, stats.convertedBytes[d] as number) })
+    }
+  })
+  new Gauge({
+    name: PREFIX + 'vms',
+    help: 'VMs by state and type',
+    labelNames: ['state', 'type'],
+    registers: [registry],
+    collect () {
+      for (const [state, byType] of Object.entries(app.control.stats().vms)) {
+        for (const [type, n] of Object.entries(byType)) this.set({ state, type }, n)
+      }
+    }
+  })
+  new Gauge({
+    name: PREFIX + 'pending_exits',
+    help: 'Exits waiting for a decision',
+    registers: [registry],
+    collect () { this.set(app.control.stats().pending) }
+  })
+
+  const hub = (): ReturnType<typeof app.streamHub.stats> => app.streamHub.stats()
+  new Gauge({ name: PREFIX + 'stream_sockets', help: 'Open /v1/stream sockets', registers: [registry], collect () { this.set(hub().sockets) } })
+  new Gauge({ name: PREFIX + 'stream_subscriptions', help: 'Subscriptions held by stream sockets (VM ids and "*")', registers: [registry], collect () { this.set(hub().subscriptions) } })
+  new Gauge({ name: PREFIX + 'stream_controllers', help: 'VMs with a controller on the stream', registers: [registry], collect () { this.set(hub().controllers) } })
+  new Counter({
+    name: PREFIX + 'stream_slow_closed_total',
+    help: 'Stream sockets closed with 1013 because they fell too far behind',
+    registers: [registry],
+    collect () { this.reset(); this.inc(hub().slowClosed) }
+  })
+  new Counter({
+    name: PREFIX + 'stream_dead_terminated_total',
+    help: 'Stream sockets terminated because they stopped answering pings',
+    registers: [registry],
+    collect () { this.reset(); this.inc(hub().deadTerminated) }
+  })
+  new Counter({
+    name: PREFIX + 'requests_shed_total',
+    help: 'Requests shed with 503 while the event loop lagged',
+    registers: [registry],
+    collect () { this.reset(); this.inc(app.shedding.requests) }
+  })
+  new Counter({
+    name: PREFIX + 'connections_dropped_total',
+    help: 'Connections closed at accept: FAULTLINE_MAX_CONNECTIONS were open',
+    registers: [registry],
+    collect () { this.reset(); this.inc(app.connections.dropped) }
+  })
+
+  // The event loop since the previous scrape: lag percentiles and the share of time busy.
+  const delay = monitorEventLoopDelay({ resolution: 10 })
+  delay.enable()
+  let elu: EventLoopUtilization = performance.eventLoopUtilization()
+  new Gauge({
+    name: PREFIX + 'event_loop_lag_p99_seconds',
+    help: 'Event-loop delay, 99th percentile since the previous scrape',
+    registers: [registry],
+    collect () { this.set(delay.count === 0 ? 0 : delay.percentile(99) / 1e9) }
+  })
+  new Gauge({
+    name: PREFIX + 'event_loop_lag_max_seconds',
+    help: 'Event-loop delay, largest since the previous scrape',
+    registers: [registry],
+    collect () {
+      this.set(delay.count === 0 ? 0 : delay.max / 1e9)
+      // The p99 gauge is collected first (registration order): both see the same window.
+      delay.reset()
+    }
+  })
+  new Gauge({
+    name: PREFIX + 'event_loop_utilization',
+    help: 'Share of time the event loop was busy since the previous scrape (0 to 1)',
+    registers: [registry],
+    collect () {
+      const now = performance.eventLoopUtilization()
+      this.set(performance.eventLoopUtilization(now, elu).utilization)
+      elu = now
+    }
+  })
+
+  // REST requests by route pattern (never the URL: label values stay bounded) and status.
+  const requests = new Counter({
+    name: PREFIX + 'http_requests_total',
+    help: 'HTTP requests answered, by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status_code'],
+    registers: [registry]
+  })
+  const durations = new Histogram({
+    name: PREFIX + 'http_request_duration_seconds',
+    help: 'Time to answer an HTTP request, by method and route pattern',
+    labelNames: ['method', 'route'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry]
+  })
+  app.addHook('onResponse', (req, reply, done) => {
+    // Unmatched URLs (404) share one label value: the URL itself is unbounded.
+    const route = req.routeOptions.url ?? 'unmatched'
+    requests.inc({ method: req.method, route, status_code: String(reply.statusCode) })
+    durations.observe({ method: req.method, route }, reply.elapsedTime / 1000)
+    done()
+  })
+
+  app.decorate('metrics', registry)
+  app.addHook('onClose', async () => { delay.disable() })
+}, { name: 'faultline-metrics', fastify: '5.x', dependencies: ['faultline-control', 'faultline-stream-hub', 'faultline-protection', 'faultline-connections'] })
