@@ -25,7 +25,7 @@ void t.test('tenant tokens cannot read server-wide metrics; admin and metrics to
   for (const token of [TOKENS.admin, SCRAPER]) {
     const r = await app.inject({ url: '/metrics', headers: bearer(token) })
     t.equal(r.statusCode, 200)
-    t.match(r.body, /faultline_vms\{state="created"\} 1/)
+    t.match(r.body, /faultline_vms\{state="created",type="default"\} 1/)
   }
 })
 
