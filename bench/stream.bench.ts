@@ -1,4 +1,5 @@
-// GET /v1/stream against a bare `ws` echo measured in the same run, from a client in its own
+// GET /v1/stream against a bare `ws` echo server in its own process (bench/lib/echo-server.ts),
+// measured in the same run from a client in its own
 // process (bench/lib/stream-client.ts), all on 127.0.0.1:
 // - exit round trip (exit out, decision back, next exit out) of one vCPU: p50 <= 1.5x echo;
 // - throughput, 64 vCPUs over 16 VMs on one controller socket: >= 0.6x echo frames/s with
@@ -9,7 +10,6 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
-import { WebSocketServer } from 'ws'
 import { loadConfig } from '../src/config.js'
 import { localServer } from '../src/local-server.js'
 import { histogram, median, percentile, report } from './lib/report.js'
@@ -29,18 +29,26 @@ const server = await localServer({
     rateLimitPerMinute: 0,
     maxEventLoopDelayMs: 0,
     version: 'bench',
-    // BENCH_FLUSH_MS tries another observer batch interval (src/stream/options.ts).
-    ...(process.env.BENCH_FLUSH_MS !== undefined ? { stream: { ...loadConfig({}).stream, observerFlushMs: Number(process.env.BENCH_FLUSH_MS) } } : {})
+    stream: {
+      ...loadConfig({}).stream,
+      // The fan-out part opens 100 observer sockets with one token.
+      maxSocketsPerToken: 1000,
+      // BENCH_FLUSH_MS tries another observer batch interval (src/stream/options.ts).
+      ...(process.env.BENCH_FLUSH_MS !== undefined ? { observerFlushMs: Number(process.env.BENCH_FLUSH_MS) } : {})
+    }
   }
 })
 const { app } = server
 const api = server.url
 
 // The baseline: a bare ws server that sends every frame straight back.
-const echoServer = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false })
-echoServer.on('connection', ws => { ws.on('message', (d, binary) => { ws.send(d, { binary }) }) })
-await new Promise(resolve => echoServer.once('listening', resolve))
-const echo = `ws://127.0.0.1:${(echoServer.address() as { port: number }).port}`
+// The baseline: a bare ws echo server in its own process (bench/lib/echo-server.ts).
+const echoProcess = spawn(process.execPath, ['--import', 'tsx', join(here, 'lib', 'echo-server.ts')], { stdio: ['ignore', 'pipe', 'inherit'] })
+const echoPort = await new Promise<number>((resolve, reject) => {
+  echoProcess.stdout.once('data', (d: Buffer) => { resolve((JSON.parse(d.toString()) as { port: number }).port) })
+  echoProcess.once('exit', (code) => { reject(new Error(`the echo server exited (${code ?? 'signal'})`)) })
+})
+const echo = `ws://127.0.0.1:${echoPort}`
 
 async function createVm (vcpus: number): Promise<string> {
   const r = await app.inject({
@@ -129,5 +137,5 @@ console.log(`    server CPU per round trip: ${aloneCpu.toFixed(1)} µs alone, ${
 histogram('round trip with 100 observers', watched.exitUs)
 }
 
-echoServer.close()
+echoProcess.kill()
 await app.close()

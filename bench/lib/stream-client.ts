@@ -17,20 +17,6 @@ export interface ExitRttResult { exitUs: number[] }
 const DEADLINE_MS = 60_000
 const now = (): number => Number(process.hrtime.bigint()) / 1000
 
-/**
- * Sends on `ws`, coalescing every frame sent in one tick into one write (cork until the
- * tick ends), as a client answering a burst should. Used alike for the stream and the echo.
- */
-function batchedSender (ws: WebSocket): (data: string) => void {
-  const sock = (ws as unknown as { _socket: { cork (): void, uncork (): void } })._socket
-  let corked = false
-  const uncork = (): void => { corked = false; sock.uncork() }
-  return (data) => {
-    if (!corked) { corked = true; sock.cork(); process.nextTick(uncork) }
-    ws.send(data)
-  }
-}
-
 async function open (url: string, token?: string): Promise<WebSocket> {
   const ws = new WebSocket(url, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false })
   await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
@@ -57,7 +43,8 @@ class Controller {
   static async open (api: string, token: string, vms: string[]): Promise<Controller> {
     const ws = await open(api.replace(/^http/, 'ws') + '/v1/stream', token)
     const c = new Controller(ws)
-    const send = batchedSender(ws)
+    // Plain ws.send per frame, no corking: the same client work as the echo baseline's.
+    const send = (data: string): void => { ws.send(data) }
     let subscribed = 0
     const allSubscribed = new Promise<void>((resolve, reject) => {
       ws.on('message', (data: Buffer) => {
@@ -165,7 +152,7 @@ async function throughput (job: Extract<Job, { kind: 'throughput' }>): Promise<T
   const echo = await open(job.echo)
   const payload = '{"type":"echo","pad":"' + 'x'.repeat(Math.max(0, c.frameBytes - 24)) + '"}'
   let echoes = 0
-  const send = batchedSender(echo)
+  const send = (data: string): void => { echo.send(data) }
   echo.on('message', () => { echoes++; send(payload) })
   for (let i = 0; i < job.inFlight; i++) send(payload)
   await new Promise(resolve => setTimeout(resolve, 500))
