@@ -1,8 +1,10 @@
 // `npm run bench`: runs every bench/*.bench.ts in its own process, one after another (the
 // machines have 2 cores; running them together would measure contention), and prints each
 // one's report. A suite's own process keeps one suite's garbage from slowing the next.
+// `npm run bench -- <name>` runs the suites whose file name contains <name>. Every figure
+// also goes, as JSON lines, to bench/results/<time>.ndjson (gitignored).
 import { spawnSync } from 'node:child_process'
-import { readdirSync } from 'node:fs'
+import { mkdirSync, readdirSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
@@ -13,10 +15,15 @@ const suites = readdirSync(here).filter(f => f.endsWith('.bench.ts')).sort()
   .filter(f => only.length === 0 || only.some(o => f.includes(o)))
 
 console.log(`# faultline benchmarks\n\nmachine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`)
+const resultsDir = join(here, 'results')
+mkdirSync(resultsDir, { recursive: true })
+const results = join(resultsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.ndjson`)
+console.log(`results: ${results}`)
 let failed = 0
 for (const [i, f] of suites.entries()) {
   process.stderr.write(`[${i + 1}/${suites.length}] ${f}\n`)
-  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(here, f)], { stdio: 'inherit' })
+  const env = { ...process.env, BENCH_RESULTS: results, BENCH_SUITE: f.replace(/\.bench\.ts$/, '') }
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(here, f)], { stdio: 'inherit', env })
   if (r.status !== 0) { failed++; console.log(`\n${f} exited with ${r.status ?? r.signal}`) }
 }
 process.exit(failed > 0 ? 1 : 0)

@@ -1,5 +1,8 @@
 // Shared benchmark helpers: timing, medians, progress on stderr, and results drawn in the
-// terminal (bar charts and histograms), so each figure sits beside its baseline.
+// terminal (bar charts and histograms), so each figure sits beside its baseline. Every
+// section is also appended as one JSON line to the run's results file (bench/run.ts sets
+// BENCH_RESULTS, under bench/results/), for machines to read.
+import { appendFileSync } from 'node:fs'
 
 export const median = (xs: number[]): number => percentile(xs, 50)
 
@@ -67,6 +70,11 @@ export function report (title: string, rows: Row[]): void {
     lines.push(`    ${('  vs ' + r.baseline.name).padEnd(36).slice(0, 36)} ${bar(r.baseline.value)} ${fmt(r.baseline.value)}`)
   }
   console.log(lines.join('\n'))
+  const file = process.env.BENCH_RESULTS
+  if (file !== undefined && file !== '') {
+    const out = rows.map(r => ({ ...r, ratio: r.baseline !== undefined ? r.value / r.baseline.value : null }))
+    appendFileSync(file, JSON.stringify({ at: new Date().toISOString(), suite: process.env.BENCH_SUITE ?? null, title, rows: out }) + '\n')
+  }
 }
 
 /** Draws a latency distribution as a horizontal histogram (log-spaced buckets). */
