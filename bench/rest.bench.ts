@@ -1,12 +1,15 @@
 // REST overhead: GET /v1/vms/{vm} through the whole app (auth with a constant-time token
 // compare, the per-token rate limit, the event-loop pressure check, schema serialization, control/'s view)
-// against a bare Fastify route returning the same JSON, same connections and duration,
-// both on 127.0.0.1 in this process. Target: >= 0.8x the bare route's requests/s.
+// against a bare Fastify route returning the same bytes after a string compare of the token,
+// same connections and duration. Each server runs in its own process, the load generator
+// (autocannon) in this one, all on 127.0.0.1. Target: >= 0.8x the bare route's requests/s.
+import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
-import Fastify from 'fastify'
-import type { FastifyInstance } from 'fastify'
-import { localServer } from '../src/local-server.js'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { report } from './lib/report.js'
+
+const here = dirname(fileURLToPath(import.meta.url))
 
 interface Result { requests: { average: number }, non2xx: number, errors: number }
 type Autocannon = (opts: Record<string, unknown>, cb: (err: Error | null, r: Result) => void) => unknown
@@ -30,34 +33,34 @@ function run (name: string, url: string, headers: Record<string, string>): Promi
   })
 }
 
-async function listen (app: FastifyInstance): Promise<string> {
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const a = app.server.address()
-  if (a === null || typeof a === 'string') throw new Error('no address')
-  return `http://127.0.0.1:${a.port}`
+interface Served { url: string, path: string, kill: () => void }
+
+/** Starts one of bench/lib/rest-servers.ts in its own process. */
+async function serve (which: 'faultline' | 'bare', env: Record<string, string> = {}): Promise<Served> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'lib', 'rest-servers.ts'), which], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, BENCH_TOKEN: TOKEN, ...env }
+  })
+  const first = await new Promise<{ url: string, path: string }>((resolve, reject) => {
+    child.stdout.once('data', (d: Buffer) => { resolve(JSON.parse(d.toString()) as { url: string, path: string }) })
+    child.once('exit', (code) => { reject(new Error(`the ${which} server exited (${code ?? 'signal'})`)) })
+  })
+  return { ...first, kill: () => { child.kill() } }
 }
 
-const server = await localServer({
-  tokens: [{ token: TOKEN, tenant: 'bench', role: 'admin' }],
-  // On, so its cost is measured, but high enough that the bench's own load is not refused.
-  settings: { rateLimitPerMinute: 100_000_000, maxEventLoopDelayMs: 1000, version: 'bench' }
-})
-const { app, control } = server
-const principal = { tenant: 'bench', role: 'admin' as const, id: 'bench' }
-const vm = control.createVm(principal, { type: 'tdx', vcpus: 4, memory: { size_mib: 64 }, program: [{ op: 'hlt' }] })
-const body = control.getVm(principal, vm.id)
-
-const bare = Fastify({ logger: false })
-bare.get('/bare', async () => body)
-
-const appUrl = server.url
-const bareUrl = await listen(bare)
+const auth = { authorization: `Bearer ${TOKEN}` }
+const app = await serve('faultline')
+// The bare route answers the very bytes faultline does.
+const body = await (await fetch(app.url + app.path, { headers: auth })).text()
+const bare = await serve('bare', { BENCH_BODY: body })
+process.stderr.write(`  the answer: ${Buffer.byteLength(body)} bytes\n`)
 // Warm both up so JIT state is comparable.
-await run('warm-up app', `${appUrl}/v1/vms/${vm.id}`, { authorization: `Bearer ${TOKEN}` })
-const bareR = await run('bare route', `${bareUrl}/bare`, {})
-const appR = await run('GET /v1/vms/{vm}', `${appUrl}/v1/vms/${vm.id}`, { authorization: `Bearer ${TOKEN}` })
-await app.close()
-await bare.close()
+await run('warm-up app', app.url + app.path, auth)
+await run('warm-up bare', bare.url + bare.path, auth)
+const bareR = await run('bare route', bare.url + bare.path, auth)
+const appR = await run('GET /v1/vms/{vm}', app.url + app.path, auth)
+app.kill()
+bare.kill()
 
 const ratio = appR.requests.average / bareR.requests.average
 const ok = appR.non2xx === 0 && appR.errors === 0
