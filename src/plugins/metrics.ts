@@ -63,16 +63,25 @@ export default fp(async (app) => {
   collectDefaultMetrics({ register: registry, prefix: PREFIX })
   const stats = app.control.counters
 
-  new Counter({
-    name: PREFIX + 'exits_total',
-    help: 'vCPU exits by KVM exit reason',
-    labelNames: ['reason'],
-    registers: [registry],
-    collect () {
-      this.reset()
-      EXIT_REASONS.forEach((reason, i) => { this.inc({ reason }, stats.exits[i] as number) })
-    }
-  })
+  /** A counter kept elsewhere as a running total, copied in at each scrape. */
+  const total = (name: string, help: string, read: () => number): void => {
+    new Counter({ name: PREFIX + name, help, registers: [registry], collect () { this.reset(); this.inc(read()) } })
+  }
+  /** The same, one label over a fixed set of values, the totals indexed like the values. */
+  const totals = (name: string, help: string, label: string, values: readonly string[], read: readonly number[]): void => {
+    new Counter({
+      name: PREFIX + name,
+      help,
+      labelNames: [label],
+      registers: [registry],
+      collect () {
+        this.reset()
+        values.forEach((value, i) => { this.inc({ [label]: value }, read[i] as number) })
+      }
+    })
+  }
+
+  totals('exits_total', 'vCPU exits by KVM exit reason', 'reason', EXIT_REASONS, stats.exits)
   new Counter({
     name: PREFIX + 'decisions_total',
     help: 'Decisions applied to exits, by action and by who decided (controller, rest, rule, timeout)',
@@ -86,26 +95,8 @@ export default fp(async (app) => {
     }
   })
   new DecisionLatency(registry, stats)
-  new Counter({
-    name: PREFIX + 'conversions_total',
-    help: 'Convert decisions applied (memory faults and KVM_HC_MAP_GPA_RANGE), by direction',
-    labelNames: ['direction'],
-    registers: [registry],
-    collect () {
-      this.reset()
-      CONVERT_DIRECTIONS.forEach((direction, d) => { this.inc({ direction }, stats.conversions[d] as number) })
-    }
-  })
-  new Counter({
-    name: PREFIX + 'converted_bytes_total',
-    help: 'Guest memory converted by convert decisions, by direction',
-    labelNames: ['direction'],
-    registers: [registry],
-    collect () {
-      this.reset()
-      CONVERT_DIRECTIONS.forEach((direction, d) => { this.inc({ direction }, stats.convertedBytes[d] as number) })
-    }
-  })
+  totals('conversions_total', 'Convert decisions applied (memory faults and KVM_HC_MAP_GPA_RANGE), by direction', 'direction', CONVERT_DIRECTIONS, stats.conversions)
+  totals('converted_bytes_total', 'Guest memory converted by convert decisions, by direction', 'direction', CONVERT_DIRECTIONS, stats.convertedBytes)
   new Gauge({
     name: PREFIX + 'vms',
     help: 'VMs by state and type',
@@ -128,30 +119,10 @@ export default fp(async (app) => {
   new Gauge({ name: PREFIX + 'stream_sockets', help: 'Open /v1/stream sockets', registers: [registry], collect () { this.set(hub().sockets) } })
   new Gauge({ name: PREFIX + 'stream_subscriptions', help: 'Subscriptions held by stream sockets (VM ids and "*")', registers: [registry], collect () { this.set(hub().subscriptions) } })
   new Gauge({ name: PREFIX + 'stream_controllers', help: 'VMs with a controller on the stream', registers: [registry], collect () { this.set(hub().controllers) } })
-  new Counter({
-    name: PREFIX + 'stream_slow_closed_total',
-    help: 'Stream sockets closed with 1013 because they fell too far behind',
-    registers: [registry],
-    collect () { this.reset(); this.inc(hub().slowClosed) }
-  })
-  new Counter({
-    name: PREFIX + 'stream_dead_terminated_total',
-    help: 'Stream sockets terminated because they stopped answering pings',
-    registers: [registry],
-    collect () { this.reset(); this.inc(hub().deadTerminated) }
-  })
-  new Counter({
-    name: PREFIX + 'requests_shed_total',
-    help: 'Requests shed with 503 while the event loop lagged',
-    registers: [registry],
-    collect () { this.reset(); this.inc(app.shedding.requests) }
-  })
-  new Counter({
-    name: PREFIX + 'connections_dropped_total',
-    help: 'Connections closed at accept: FAULTLINE_MAX_CONNECTIONS were open',
-    registers: [registry],
-    collect () { this.reset(); this.inc(app.connections.dropped) }
-  })
+  total('stream_slow_closed_total', 'Stream sockets closed with 1013 because they fell too far behind', () => hub().slowClosed)
+  total('stream_dead_terminated_total', 'Stream sockets terminated because they stopped answering pings', () => hub().deadTerminated)
+  total('requests_shed_total', 'Requests shed with 503 while the event loop lagged', () => app.shedding.requests)
+  total('connections_dropped_total', 'Connections closed at accept: FAULTLINE_MAX_CONNECTIONS were open', () => app.connections.dropped)
 
   // The event loop since the previous scrape: lag percentiles and the share of time busy.
   const delay = monitorEventLoopDelay({ resolution: 10 })
