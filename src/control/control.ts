@@ -14,9 +14,11 @@ import type { AttributeExtent, BackingExtent, ExtentPage, MemoryAttributes, Vcpu
 import { GPA_LIMIT, PAGE_SIZE } from '../kvm/index.js'
 import { DEFAULT_EXTENTS_PAGE } from '../../schemas/memory.js'
 import type { ExtentsPage, RangeQuery } from '../../schemas/memory.js'
+import { CoreDriver } from './core-inputs.js'
 import { Decisions } from './decisions.js'
 import type { DecideInput } from './decisions.js'
 import { VmEvents } from './events.js'
+import type { VmRecorder } from './events.js'
 import { ExitLog } from './exit-log.js'
 import { ExitIntake } from './exits.js'
 import { EventJournal } from './journal.js'
@@ -44,6 +46,7 @@ export class Control {
   private readonly clock: Clock
   private readonly registry = new VmRegistry()
   private readonly events: VmEvents
+  private readonly driver: CoreDriver
   private readonly decisions: Decisions
   private readonly actions: VmActions
   private readonly scheduler: Scheduler
@@ -55,20 +58,30 @@ export class Control {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits }
     this.clock = opts.clock ?? realClock
     this.events = new VmEvents(opts.logger)
-    this.decisions = new Decisions(this.events, this.clock, this.counters)
+    this.driver = new CoreDriver(this.events)
+    this.decisions = new Decisions(this.events, this.driver, this.clock, this.counters)
     // The scheduler hands what it runs into the exit intake, which acts through the VM
     // actions, which start and stop VMs on the scheduler: one late-bound seam.
     this.scheduler = new Scheduler(this.limits.runBudget, this.limits.maxExtentsPerVm, {
+      run: (rec, v, budget) => this.driver.run(rec, v, budget),
       onExit: (rec, r) => { this.counters.exit(r.reason); this.intake.onExit(rec, r) },
       onHalted: (rec, v) => { this.intake.onHalted(rec, v) },
       onRunError: (rec, v, err) => { this.intake.onRunError(rec, v, err) },
       onSliceEnd: (rec) => { this.intake.onSliceEnd(rec) }
     })
-    this.actions = new VmActions(this.events, this.decisions, this.scheduler)
-    this.intake = new ExitIntake(this.registry, this.events, this.decisions, this.actions, this.limits, opts.logger)
+    this.actions = new VmActions(this.events, this.driver, this.decisions, this.scheduler)
+    this.intake = new ExitIntake(this.registry, this.events, this.driver, this.decisions, this.actions, this.limits, opts.logger)
   }
 
   // ---- events -------------------------------------------------------------------------
+
+  /**
+   * Adds a recorder of every VM's history: each input to its core and each event, in order,
+   * events before any subscriber has them (the durable store, trace journals).
+   */
+  record (recorder: VmRecorder): void {
+    this.events.record(recorder)
+  }
 
   /** Synchronous delivery, in seq order per VM; returns the unsubscribe function. */
   subscribe (filter: EventFilter, listener: EventListener): () => void {
@@ -199,7 +212,7 @@ export class Control {
   setMemoryAttributes (principal: Principal, vm: string, arg: MemoryAttributes): AttributeExtent[] {
     const rec = this.registry.find(principal, vm)
     requireChange(principal, 'change memory attributes')
-    if (!rec.vm.setMemoryAttributes(arg, this.limits.maxExtentsPerVm)) {
+    if (!this.driver.setMemoryAttributes(rec, arg, this.limits.maxExtentsPerVm)) {
       throw new FaultlineError('LIMIT_EXCEEDED', `VM ${rec.id} would hold more than ${this.limits.maxExtentsPerVm} memory extents (FAULTLINE_MAX_EXTENTS_PER_VM); nothing was changed`)
     }
     return rec.vm.memoryAttributes(arg.address, arg.size)
@@ -219,7 +232,7 @@ export class Control {
     if (rec.vm.extentCount + 4 > this.limits.maxExtentsPerVm) {
       throw new FaultlineError('LIMIT_EXCEEDED', `VM ${rec.id} holds ${rec.vm.extentCount} memory extents, near its limit of ${this.limits.maxExtentsPerVm} (FAULTLINE_MAX_EXTENTS_PER_VM); nothing was poisoned`)
     }
-    rec.vm.poison(gpa)
+    this.driver.poison(rec, gpa)
   }
 
   vcpus (principal: Principal, vm: string): VcpuInfo[] {
@@ -233,7 +246,7 @@ export class Control {
     if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu >= rec.config.vcpus) {
       throw new FaultlineError('VCPU_NOT_FOUND', `VM ${rec.id} has no vCPU ${vcpu} (it has ${rec.config.vcpus})`)
     }
-    rec.vm.injectInterrupt(vcpu)
+    this.driver.interrupt(rec, vcpu)
     // An interrupt may wake a halted vCPU; the next slice tells.
     rec.halted.delete(vcpu)
     if (rec.state === 'running') this.scheduler.wake()

@@ -5,6 +5,7 @@ import type { DecidedBy } from '../../schemas/common.js'
 import type { DecisionBody } from '../../schemas/exit.js'
 import type { Decision, DecisionOutcome } from '../kvm/index.js'
 import { FaultlineError } from '../errors.js'
+import type { CoreDriver } from './core-inputs.js'
 import type { VmEvents } from './events.js'
 import { decidedFrame } from './frames.js'
 import type { PendingExit, VmRecord } from './record.js'
@@ -30,7 +31,7 @@ export function coreDecision (d: DecideInput): Decision {
 }
 
 export class Decisions {
-  constructor (private readonly events: VmEvents, private readonly clock: Clock, private readonly stats?: ControlStats) {}
+  constructor (private readonly events: VmEvents, private readonly driver: CoreDriver, private readonly clock: Clock, private readonly stats?: ControlStats) {}
 
   /**
    * Applies a decision to a pending exit. EXIT_NOT_PENDING when it is not pending; the
@@ -40,7 +41,7 @@ export class Decisions {
   apply (rec: VmRecord, exit: number, d: DecideInput, by: DecidedBy): DecisionOutcome['vm'] {
     const p = rec.pending.get(exit)
     if (p === undefined) throw new FaultlineError('EXIT_NOT_PENDING', `exit ${exit} of VM ${rec.id} is not pending`)
-    const outcome = rec.vm.decide(p.vcpu, exit, coreDecision(d))
+    const outcome = this.driver.decide(rec, p.vcpu, exit, coreDecision(d))
     this.record(rec, exit, d, by)
     return outcome.vm
   }
@@ -48,7 +49,7 @@ export class Decisions {
   /** Closes every pending exit with a `decided` kill so that nothing waits for ever. */
   closeAll (rec: VmRecord, by: DecidedBy): void {
     for (const [id, p] of [...rec.pending]) {
-      try { rec.vm.decide(p.vcpu, id, { action: 'kill' }) } catch { /* the core may have dropped it already */ }
+      try { this.driver.decide(rec, p.vcpu, id, { action: 'kill' }) } catch { /* the core may have dropped it already */ }
       this.record(rec, id, { action: 'kill' }, by)
     }
   }

@@ -5,6 +5,7 @@ import { isTerminalSystemEvent } from '../kvm/index.js'
 import type { ExitRecord } from '../kvm/index.js'
 import { KvmError } from '../kvm/index.js'
 import { coreDecision } from './decisions.js'
+import type { CoreDriver } from './core-inputs.js'
 import type { DecideInput, Decisions } from './decisions.js'
 import type { VmEvents } from './events.js'
 import { exitMessage } from './frames.js'
@@ -23,6 +24,7 @@ export class ExitIntake {
   constructor (
     private readonly registry: VmRegistry,
     private readonly events: VmEvents,
+    private readonly driver: CoreDriver,
     private readonly decisions: Decisions,
     private readonly actions: VmActions,
     private readonly limits: Limits,
@@ -40,7 +42,7 @@ export class ExitIntake {
     if (rule !== undefined) {
       const input = ruleDecision(rule)
       try {
-        ruled = { input, outcome: rec.vm.decide(r.vcpu, r.exit, coreDecision(input)).vm }
+        ruled = { input, outcome: this.driver.decide(rec, r.vcpu, r.exit, coreDecision(input)).vm }
       } catch (e) {
         // A rule the core refuses for this exit leaves it pending, as any refused decision.
         if (!(e instanceof KvmError)) throw e

@@ -3,3 +3,6 @@
 export { Control } from './control.js'
 export { TRANSITIONS, nextState } from './lifecycle.js'
 export * from './types.js'
+export type { VmRecorder } from './events.js'
+export type { CoreInput } from './core-inputs.js'
+export { applyInput } from './core-inputs.js'

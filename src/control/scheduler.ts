@@ -5,10 +5,12 @@
 // whatever the guests do.
 import { performance } from 'node:perf_hooks'
 import type { VmRecord } from './record.js'
-import type { ExitRecord } from '../kvm/index.js'
+import type { ExitRecord, StepResult } from '../kvm/index.js'
 
-/** What a slice produced, for control/ to act on. */
+/** How a slice runs a vCPU, and what it produced, for control/ to act on. */
 export interface SliceSink {
+  /** Runs the vCPU (through control/'s CoreDriver, which records the slice). */
+  run (rec: VmRecord, vcpu: number, budget: number): StepResult
   onExit (rec: VmRecord, exit: ExitRecord): void
   onHalted (rec: VmRecord, vcpu: number): void
   onRunError (rec: VmRecord, vcpu: number, err: unknown): void
@@ -131,7 +133,7 @@ export class Scheduler {
       let res
       try {
         const room = this.maxExtents - rec.vm.extentCount
-        res = rec.vm.run(v, room >= this.runBudget ? this.runBudget : Math.max(MIN_SLICE, room))
+        res = this.sink.run(rec, v, room >= this.runBudget ? this.runBudget : Math.max(MIN_SLICE, room))
       } catch (err) {
         this.sink.onRunError(rec, v, err)
         return true

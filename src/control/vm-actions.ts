@@ -4,6 +4,7 @@
 import type { DecidedBy, VmAction, VmState } from '../../schemas/common.js'
 import { FaultlineError } from '../errors.js'
 import type { DecisionOutcome } from '../kvm/index.js'
+import type { CoreDriver } from './core-inputs.js'
 import type { DecideInput, Decisions } from './decisions.js'
 import type { VmEvents } from './events.js'
 import { nextState } from './lifecycle.js'
@@ -13,6 +14,7 @@ import type { Scheduler } from './scheduler.js'
 export class VmActions {
   constructor (
     private readonly events: VmEvents,
+    private readonly driver: CoreDriver,
     private readonly decisions: Decisions,
     private readonly scheduler: Scheduler
   ) {}
@@ -52,7 +54,7 @@ export class VmActions {
 
   reset (rec: VmRecord, by: DecidedBy, reason: string): void {
     this.decisions.closeAll(rec, by)
-    rec.vm.reset()
+    this.driver.reset(rec)
     rec.halted.clear()
     rec.blocked.clear()
     this.setState(rec, rec.state === 'paused' ? 'paused' : 'running', reason)

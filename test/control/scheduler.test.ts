@@ -13,7 +13,7 @@ function rig (sink: Partial<SliceSink> = {}): Rig {
   const clock = { now: 0 }
   const ran: string[] = []
   const noop = (): void => {}
-  const scheduler = new Scheduler(100, 1000, { onExit: noop, onHalted: noop, onRunError: noop, onSliceEnd: noop, ...sink }, () => clock.now, 0.05)
+  const scheduler = new Scheduler(100, 1000, { run: (rec, v, budget) => rec.vm.run(v, budget), onExit: noop, onHalted: noop, onRunError: noop, onSliceEnd: noop, ...sink }, () => clock.now, 0.05)
   const vm = (tenant: string, name: string, vcpus = 1): VmRecord => ({
     tenant,
     state: 'running',
