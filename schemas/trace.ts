@@ -1,7 +1,7 @@
 // Exit traces (docs/traces.md): the NDJSON format `faultline-trace/1` that records a VM's run
 // (GET /v1/vms/{vm}/trace) and that POST /v1/replays replays, and the replay's view. One
 // JSON object a line: a header, then every input and output in the order they happened,
-// then an end line. scripts/trace-schema.ts writes TraceLine as JSON Schema
+// then an end line. `npm run traces` writes TraceLine as JSON Schema
 // (schemas/trace.schema.json) and a test holds the two together.
 import { Type } from 'typebox'
 import type { Static } from 'typebox'
