@@ -43,8 +43,10 @@ export async function recordRun (opts: RecordOptions): Promise<{ trace: string, 
       if (!exit.pending && !stop) return
       // As a controller would: a turn later, never inside the event's delivery.
       setImmediate(() => {
-        const current = control.getVm(RECORDER, view.id).state
-        if (stop) { if (current === 'running' || current === 'paused') control.act(RECORDER, view.id, 'stop'); return }
+        const current = control.getVm(RECORDER, view.id)
+        if (stop) { if (current.state === 'running' || current.state === 'paused') control.act(RECORDER, view.id, 'stop'); return }
+        // Another vCPU's kill may have closed it meanwhile.
+        if (control.exits(RECORDER, view.id, { since: e.seq - 1, limit: 1 }).items[0]?.pending !== true) return
         const { reason, ...d } = policy(exit)
         try {
           control.apply(RECORDER, view.id, exit.exit, reason === undefined ? d : { ...d, reason }, 'controller')
