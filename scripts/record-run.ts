@@ -46,7 +46,7 @@ export async function recordRun (opts: RecordOptions): Promise<{ trace: string, 
         const current = control.getVm(RECORDER, view.id)
         if (stop) { if (current.state === 'running' || current.state === 'paused') control.act(RECORDER, view.id, 'stop'); return }
         // Another vCPU's kill may have closed it meanwhile.
-        if (control.exits(RECORDER, view.id, { since: e.seq - 1, limit: 1 }).items[0]?.pending !== true) return
+        if (control.pendingExitEvents(RECORDER, view.id).every(p => p.exit !== exit.exit)) return
         const { reason, ...d } = policy(exit)
         try {
           control.apply(RECORDER, view.id, exit.exit, reason === undefined ? d : { ...d, reason }, 'controller')
