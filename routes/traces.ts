@@ -20,8 +20,18 @@ const traceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
   app.addHook('onClose', async () => { traces.close() })
   const bodyLimit = app.faultline.traceMaxBytes ?? INTEGER_VARS.FAULTLINE_TRACE_MAX_BYTES.def
-  // A trace is text, read as it is: parseTrace names the line of anything wrong in it.
-  app.addContentTypeParser(TRACE_MEDIA_TYPE, { parseAs: 'string', bodyLimit }, (_req, body, done) => { done(null, body) })
+  // A trace is text, read as it is: parseTrace names the line of anything wrong in it, bytes
+  // that are not UTF-8 included (so it gets the bytes; the schema sees their text).
+  const raw = new WeakMap<object, Buffer>()
+  app.addContentTypeParser(TRACE_MEDIA_TYPE, { parseAs: 'buffer', bodyLimit }, (req, body, done) => {
+    const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase()
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+      done(new FaultlineError('UNSUPPORTED_MEDIA_TYPE', `a trace is UTF-8 text, not charset=${charset}`), undefined)
+      return
+    }
+    raw.set(req, body as Buffer)
+    done(null, (body as Buffer).toString('utf8'))
+  })
 
   app.get('/vms/:vm/trace', {
     schema: {
@@ -53,7 +63,7 @@ const traceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (req, reply) => {
     if (typeof req.body !== 'string') throw new FaultlineError('UNSUPPORTED_MEDIA_TYPE', `send the trace as ${TRACE_MEDIA_TYPE}`)
     try {
-      return await reply.code(201).send(traces.create(principalOf(req), req.body, req.query))
+      return await reply.code(201).send(traces.create(principalOf(req), raw.get(req) ?? req.body, req.query))
     } catch (e) {
       if (!(e instanceof TraceError)) throw e
       return await reply.code(400).type('application/json; charset=utf-8').send({ ...errorBody(e), line: e.line })

@@ -50,7 +50,7 @@ export function parseTrace (raw: Buffer | string): ParsedTrace {
   let text: string
   if (typeof raw === 'string') text = raw
   else {
-    try { text = utf8.decode(raw) } catch { throw new TraceError('TRACE_INVALID', 'the trace is not UTF-8 text', 1) }
+    try { text = utf8.decode(raw) } catch { throw new TraceError('TRACE_INVALID', 'bytes that are not UTF-8', badUtf8Line(raw)) }
   }
   if (text.trim() === '') throw new TraceError('TRACE_INVALID', 'the trace is empty: its first line is the header', 1)
   const endsClean = text.endsWith('\n')
@@ -115,4 +115,18 @@ function firstError (c: Check, value: unknown): string {
   if (e === undefined) return 'is invalid'
   const where = e.instancePath === '' ? '' : `${e.instancePath.slice(1).replace(/\//g, '.')} `
   return `${where}${e.message}`.trim()
+}
+
+/** The first line (from 1) holding bytes that are not UTF-8. */
+function badUtf8Line (raw: Buffer): number {
+  let line = 1
+  let start = 0
+  for (;;) {
+    const nl = raw.indexOf(0x0a, start)
+    const end = nl < 0 ? raw.length : nl
+    try { utf8.decode(raw.subarray(start, end)) } catch { return line }
+    if (nl < 0) return line
+    line++
+    start = nl + 1
+  }
 }

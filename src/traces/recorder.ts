@@ -56,9 +56,6 @@ export class TraceRecorder implements VmRecorder {
     this.taps.get(rec.id)?.(entry)
   }
 
-  /** Whether a trace of the VM is kept (every VM made since the recorder was added). */
-  has (vm: string): boolean { return this.journals.has(vm) }
-
   /** The VM's trace so far as NDJSON chunks; undefined when none is kept. */
   trace (rec: Pick<VmRecord, 'id' | 'seq' | 'state'>): Generator<string> | undefined {
     const j = this.journals.get(rec.id)
