@@ -12,6 +12,7 @@ import type { ExitMessage } from '../../schemas/exit.js'
 import type { DecideMode, Divergence, OnDivergence, ReplayState, ReplayView, TraceBodyLine, TraceDecision, TraceState } from '../../schemas/trace.js'
 import { TRANSITIONS } from '../../schemas/lifecycle.js'
 import { FaultlineError } from '../errors.js'
+import { KvmError } from '../kvm/index.js'
 import type { TraceEntry } from './journal.js'
 import type { ParsedTrace } from './read.js'
 import { entryLine } from './write.js'
@@ -204,10 +205,11 @@ export class Replay {
       if (action !== undefined) {
         // A kill that closes the exit because an action ended the VM: the action does it.
         this.control.act(this.opts.principal, this.rec.id, action, 'rest')
-      } else if (!this.supply(line, n)) {
-        return false
+      } else {
+        const made = this.supply(line, n)
+        if (made === 'wait') return false
+        if (made === 'refused' || this.finished) return true
       }
-      if (this.finished) return true
       a = this.actual[0]
     }
     if (a?.k === 'decision') {
@@ -224,39 +226,41 @@ export class Replay {
 
   /**
    * Makes the decision the recorded run's client made: the recorded one, or the
-   * controller's (false: not made yet, the replay waits for it).
+   * controller's ('wait': not made yet; 'refused': the core refused it, reported).
    */
-  private supply (line: TraceDecision, n: number): boolean {
+  private supply (line: TraceDecision, n: number): 'made' | 'wait' | 'refused' {
     const recorded = decisionInput(line)
     // A rule's decision the replay's rules did not make (its exit differed already) and the
     // recorded run's own choices in recorded mode: applied as recorded.
-    if (this.opts.decide === 'recorded' || line.by === 'rule') {
-      this.control.driveDecision(this.rec, line.exit, recorded, line.by)
-      return true
-    }
+    if (this.opts.decide === 'recorded' || line.by === 'rule') return this.apply(line, n, recorded, line.by)
     const held = this.held.get(line.exit)
     if (held === undefined) {
       this.waitingFor = line.exit
       this.state = 'waiting'
-      return false
+      return 'wait'
     }
     this.held.delete(line.exit)
-    const differs = !sameDecision(line, { ...held.d, by: line.by } as TraceDecision)
-    if (differs && this.opts.onDivergence === 'use_recorded') {
+    if (this.opts.onDivergence === 'use_recorded' && !sameDecision(line, { ...held.d, by: line.by } as TraceDecision)) {
       // The controller's answer is reported and the recorded one applied: the run stays on
-      // the recorded path and every later decision is compared as well.
+      // the recorded path, and the replay's decision line, now the recorded one, compares equal.
       this.diverge('DECISION_DIVERGED', line.exit, line.seq, n, line, { t: 'decision', exit: line.exit, ...held.d, by: held.by })
-      this.control.driveDecision(this.rec, line.exit, { ...recorded, reason: `replay ${this.id}: the recorded decision` }, held.by)
-      // The replay's own decision line now matches the recording; compared as usual.
-      return true
+      return this.apply(line, n, { ...recorded, reason: `replay ${this.id}: the recorded decision` }, held.by)
     }
+    const made = this.apply(line, n, held.d, held.by)
+    // The controller's decision cannot apply to this exit: the recorded one keeps the run going.
+    return made === 'refused' && !this.finished ? this.apply(line, n, recorded, line.by) : made
+  }
+
+  /** Applies a decision; one the core refuses (INVALID_ACTION) is a divergence, the exit left pending. */
+  private apply (line: TraceDecision, n: number, d: DecideInput, by: DecidedBy): 'made' | 'refused' {
     try {
-      this.control.driveDecision(this.rec, line.exit, held.d, held.by)
+      this.control.driveDecision(this.rec, line.exit, d, by)
+      return 'made'
     } catch (e) {
-      this.diverge('DECISION_DIVERGED', line.exit, line.seq, n, line, { t: 'decision', exit: line.exit, ...held.d, by: held.by, refused: (e as Error).message })
-      if (!this.finished) this.control.driveDecision(this.rec, line.exit, recorded, line.by)
+      if (!(e instanceof KvmError)) throw e
+      this.diverge('DECISION_DIVERGED', line.exit, line.seq, n, line, { t: 'decision', exit: line.exit, ...d, by, refused: e.message })
+      return 'refused'
     }
-    return true
   }
 
   /** The action ending the VM right after this kill line, if the kill is that action's. */

@@ -1,14 +1,14 @@
 // Replays for tests: a Control with traces on, and a wait until a replay has finished.
 import { Control } from '../../src/control/index.js'
-import type { Limits } from '../../src/control/index.js'
+import type { Clock, Limits } from '../../src/control/index.js'
 import type { Principal } from '../../src/auth/types.js'
 import { Traces } from '../../src/traces/service.js'
 import type { ReplayQuery, ReplayView } from '../../schemas/trace.js'
 
 export interface Setup { control: Control, traces: Traces }
 
-export function setup (t: { teardown (fn: () => unknown): void }, limits: Partial<Limits> = {}): Setup {
-  const control = new Control({ limits })
+export function setup (t: { teardown (fn: () => unknown): void }, limits: Partial<Limits> = {}, clock?: Clock): Setup {
+  const control = new Control({ limits, ...(clock !== undefined ? { clock } : {}) })
   const traces = new Traces(control, { version: 'test', maxEvents: control.limits.journalEvents, maxBytes: control.limits.journalBytes })
   t.teardown(() => { traces.close(); control.close() })
   return { control, traces }

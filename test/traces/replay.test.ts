@@ -11,6 +11,7 @@ import { RECORDER, recordRun } from '../../scripts/record-run.js'
 import { finished, lines, replay, setup, text } from './helpers.js'
 import type { Setup } from './helpers.js'
 import { opB } from '../control/fixtures.js'
+import { FakeClock } from '../helper.js'
 
 /** A controller on the replay VM: decides each pending exit with `policy`, a turn later. */
 function controller (s: Setup, vm: string, policy: Policy): void {
@@ -62,20 +63,22 @@ function differsAt (id: number): Policy {
 void t.test('a policy changed in one decision: exactly one divergence, at that exit', async t => {
   const s = setup(t)
   const run = await recordRun({ body: { type: 'tdx', vcpus: 1, preset: 'conversion-storm' }, maxExits: 30, on: s })
-  for (const mode of ['use_recorded', 'stop'] as const) {
+  for (const mode of ['use_recorded', 'stop', 'continue'] as const) {
     const view = s.traces.create(RECORDER, run.trace, { decide: 'controller', on_divergence: mode })
     t.equal(view.state, 'running')
     controller(s, view.vm, differsAt(7))
     const v = await finished(s, RECORDER, view.id)
     t.equal(v.state, 'diverged', mode)
-    t.equal(v.divergences.length, 1, `${mode}: one divergence`)
+    // continue: the controller's decision stands, and the guest's path may differ from there.
+    if (mode !== 'continue') t.equal(v.divergences.length, 1, `${mode}: one divergence`)
     const d = v.divergences[0]
     t.equal(d?.kind, 'DECISION_DIVERGED')
     t.equal(d?.exit, 7, 'at exit 7')
     t.match(d?.recorded, { t: 'decision', exit: 7, action: 'convert' })
     t.match(d?.actual, { exit: 7, action: 'resume', ret: 1 })
     if (mode === 'use_recorded') t.equal(v.decisions.compared, v.decisions.recorded, 'the run went on: every decision compared')
-    else t.ok(v.lines.done < v.lines.total, 'stopped at the divergence')
+    if (mode === 'stop') t.ok(v.lines.done < v.lines.total, 'stopped at the divergence')
+    if (mode === 'continue') t.equal(v.lines.done, v.lines.total, 'went on to the end')
   }
 })
 
@@ -182,4 +185,49 @@ void t.test('a replay VM: the scheduler leaves it alone, recorded mode refuses c
   t.same(s.traces.list(opB), [])
   s.traces.delete(RECORDER, rv.id)
   t.throws(() => s.traces.get(RECORDER, rv.id), { code: 'REPLAY_NOT_FOUND' })
+})
+
+void t.test('a decision the core refuses is a divergence, and the recorded one keeps the run going', async t => {
+  const s = setup(t)
+  const run = await recordRun({ body: { type: 'tdx', vcpus: 1, preset: 'io-heavy' }, maxExits: 20, on: s })
+  // The controller converts an I/O exit: INVALID_ACTION; the replay applies the recorded resume.
+  const view = s.traces.create(RECORDER, run.trace, { decide: 'controller', on_divergence: 'continue' })
+  controller(s, view.vm, (e) => (e as ExitFields & { exit: number }).exit === 4 ? { action: 'convert' } : alwaysConvert(e))
+  const v = await finished(s, RECORDER, view.id)
+  t.match(v.divergences, [{ kind: 'DECISION_DIVERGED', exit: 4, actual: { action: 'convert', refused: /INVALID_ACTION|cannot|convert/ } }])
+  t.equal(v.divergences.length, 1)
+  t.equal(v.lines.done, v.lines.total)
+  // A recorded decision the core refuses (a trace edited by hand): reported, not a failure.
+  const ls = lines(run.trace)
+  const d = ls.find(l => l.t === 'decision' && l.exit === 2) as Record<string, unknown>
+  d.action = 'convert'
+  delete d.data
+  delete d.ret
+  const r = await replay(s, RECORDER, text(ls), { decide: 'recorded' })
+  t.equal(r.state, 'diverged')
+  t.match(r.divergences, [{ kind: 'DECISION_DIVERGED', exit: 2, actual: { refused: String } }])
+})
+
+void t.test('decision timeouts: a replay VM has none; a timeout\'s recorded decision is applied (recorded) or waited for (controller)', async t => {
+  const clock = new FakeClock()
+  const s = setup(t, {}, clock)
+  const c = s.control
+  const vm = c.createVm(RECORDER, { type: 'tdx', vcpus: 1, memory: { size_mib: 16 }, program: [{ op: 'out', port: 1, size: 1, value: 1 }, { op: 'out', port: 1, size: 1, value: 2 }], policy: { decision_timeout_ms: 1000, on_timeout: 'resume' }, autostart: true })
+  for (let k = 0; k < 4; k++) {
+    for (let i = 0; i < 20; i++) await new Promise(resolve => setImmediate(resolve))
+    clock.advance(1000)
+  }
+  const trace = [...s.traces.trace(RECORDER, vm.id)].join('')
+  t.equal(lines(trace).filter(l => l.t === 'decision' && l.by === 'timeout').length, 2, 'two decisions by timeout')
+  const v = await replay(s, RECORDER, trace, { decide: 'recorded' })
+  t.equal(v.state, 'passed', JSON.stringify(v.divergences))
+  t.equal(c.getVm(RECORDER, v.vm).policy.decision_timeout_ms, null, 'the replay VM has no timeout')
+  const view = s.traces.create(RECORDER, trace, { decide: 'controller' })
+  for (let i = 0; i < 50; i++) await new Promise(resolve => setImmediate(resolve))
+  clock.advance(10_000)
+  t.equal(s.traces.get(RECORDER, view.id).state, 'waiting', 'waits for the controller, not a timer')
+  controller(s, view.vm, () => ({ action: 'resume' }))
+  for (const e of c.pendingExitEvents(RECORDER, view.vm)) c.apply(RECORDER, view.vm, e.exit as number, { action: 'resume' }, 'rest')
+  const w = await finished(s, RECORDER, view.id)
+  t.equal(w.state, 'passed', JSON.stringify(w.divergences))
 })
