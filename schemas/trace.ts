@@ -52,7 +52,7 @@ export type TraceHeader = Static<typeof TraceHeader>
 
 const input = { t: Type.Literal('input') }
 /** One scheduler slice: Vm.run(vcpu, budget), `n` times in a row (default 1). */
-export const TraceRun = Type.Object({ ...input, op: Type.Literal('run'), vcpu: Vcpu, budget: Type.Integer({ minimum: 1 }), n: Type.Optional(Type.Integer({ minimum: 2 })) }, { additionalProperties: false })
+export const TraceRun = Type.Object({ ...input, op: Type.Literal('run'), vcpu: Vcpu, budget: Type.Integer({ minimum: 1, maximum: 100_000, description: 'Work units (FAULTLINE_RUN_BUDGET at most)' }), n: Type.Optional(Type.Integer({ minimum: 2, maximum: Number.MAX_SAFE_INTEGER })) }, { additionalProperties: false })
 /** PUT memory/attributes (KVM_SET_MEMORY_ATTRIBUTES) with the server's extent cap then. */
 export const TraceAttributes = Type.Object({ ...input, op: Type.Literal('attributes'), address: SafeUint, size: SafeUint, attributes: SafeUint, flags: SafeUint, max_extents: SafeUint }, { additionalProperties: false })
 export const TracePoison = Type.Object({ ...input, op: Type.Literal('poison'), gpa: SafeUint }, { additionalProperties: false })

@@ -18,6 +18,8 @@ export interface RecordOptions {
   maxExits: number
   policy?: Policy
   limits?: Partial<Limits>
+  /** Stop the VM after this many turns of the event loop even if it made no exit. */
+  stopAfterTurns?: number
   /** Make the run on this Control and Traces (default: new ones). */
   on?: { control: Control, traces: Traces }
 }
@@ -59,6 +61,10 @@ export async function recordRun (opts: RecordOptions): Promise<{ trace: string, 
     })
   })
   control.act(RECORDER, view.id, 'start')
+  if (opts.stopAfterTurns !== undefined) {
+    for (let k = 0; k < opts.stopAfterTurns; k++) await new Promise(resolve => setImmediate(resolve))
+    if (control.getVm(RECORDER, view.id).state === 'running') control.act(RECORDER, view.id, 'stop')
+  }
   await done
   const chunks = [...traces.trace(RECORDER, view.id)]
   if (opts.on === undefined) control.close()

@@ -23,6 +23,8 @@ type Output = Exclude<TraceEntry, { k: 'run' | 'input' }>
 const MAX_DIVERGENCES = 1000
 /** How long one turn of the engine runs before it yields to the event loop, ms. */
 const TURN_MS = 5
+/** Slices of one run line a step runs: a line's count is the trace's word, not a bound. */
+const SLICES_PER_STEP = 16
 const ACTIONS = new Set<string>(['start', 'pause', 'resume', 'stop', 'kill', 'reset'])
 
 export interface ReplayOptions {
@@ -40,6 +42,8 @@ export class Replay {
   private readonly actual: Output[] = []
   private readonly held = new Map<number, { d: DecideInput, by: DecidedBy }>()
   private waitingFor: number | null = null
+  /** Slices of the current run line already run. */
+  private slicesDone = 0
   private scheduled = false
   private exitsRecorded = 0
   private exitsReplayed = 0
@@ -129,10 +133,10 @@ export class Replay {
     if (this.finished || this.waitingFor !== null) return
     const start = performance.now()
     try {
-      let k = 0
       while (!this.finished && this.waitingFor === null) {
         this.step()
-        if ((++k & 63) === 0 && performance.now() - start >= TURN_MS) { this.schedule(); return }
+        // Every step: a step's slices may each be a whole FAULTLINE_RUN_BUDGET of work.
+        if (performance.now() - start >= TURN_MS) { this.schedule(); return }
       }
     } catch (e) {
       this.error = `replay failed at line ${this.next + 2}: ${(e as Error).message}`
@@ -148,7 +152,8 @@ export class Replay {
       case 'input':
         this.extra(n)
         if (this.finished) return
-        this.input(line)
+        // A long run of slices is gone through a share at a time: the turn may yield between.
+        if (!this.input(line)) return
         break
       case 'exit': {
         const a = this.actual.shift()
@@ -175,25 +180,35 @@ export class Replay {
     if (!this.finished) this.next++
   }
 
-  private input (line: Extract<TraceBodyLine, { t: 'input' }>): void {
+  /** Applies an input line; false when a run line has slices left for the next step. */
+  private input (line: Extract<TraceBodyLine, { t: 'input' }>): boolean {
     const p = this.opts.principal
     switch (line.op) {
-      case 'run':
+      case 'run': {
         // The scheduler runs running VMs only; after a difference the replay may not be.
-        for (let k = 0; k < (line.n ?? 1) && this.rec.state === 'running'; k++) this.control.driveSlice(this.rec, line.vcpu, line.budget)
-        return
+        const n = line.n ?? 1
+        const until = Math.min(n, this.slicesDone + SLICES_PER_STEP)
+        while (this.slicesDone < until && this.rec.state === 'running') {
+          this.control.driveSlice(this.rec, line.vcpu, line.budget)
+          this.slicesDone++
+        }
+        if (this.slicesDone < n && this.rec.state === 'running') return false
+        this.slicesDone = 0
+        return true
+      }
       // REST inputs: each threw, or not, as it did when recorded (a refusal changes nothing).
       case 'attributes':
         try { this.control.setMemoryAttributes(p, this.rec.id, { address: line.address, size: line.size, attributes: line.attributes, flags: line.flags }) } catch { /* refused as recorded */ }
-        return
+        return true
       case 'poison':
         try { this.control.poison(p, this.rec.id, line.gpa) } catch { /* refused as recorded */ }
-        return
+        return true
       case 'interrupt':
         try { this.control.injectInterrupt(p, this.rec.id, line.vcpu) } catch { /* refused as recorded */ }
-        return
+        return true
       case 'reset':
         // Made by a reset (an action or a decision's outcome), which the replay makes too.
+        return true
     }
   }
 

@@ -231,3 +231,18 @@ void t.test('decision timeouts: a replay VM has none; a timeout\'s recorded deci
   const w = await finished(s, RECORDER, view.id)
   t.equal(w.state, 'passed', JSON.stringify(w.divergences))
 })
+
+void t.test('a run line with a huge count is gone through a share at a time: the server keeps turning, and DELETE stops it', async t => {
+  const s = setup(t)
+  const spin = [{ op: 'repeat', forever: true, body: [{ op: 'read', gpa: 0 }] }]
+  const run = await recordRun({ body: { type: 'tdx', vcpus: 1, memory: { size_mib: 8 }, program: spin }, maxExits: 1, on: s, stopAfterTurns: 3 })
+  const ls = lines(run.trace)
+  const r = ls.find(l => l.op === 'run') as Record<string, unknown>
+  r.n = 1e12
+  const view = s.traces.create(RECORDER, text(ls), { decide: 'recorded' })
+  for (let i = 0; i < 20; i++) await new Promise(resolve => setTimeout(resolve, 1))
+  const v = s.traces.get(RECORDER, view.id)
+  t.equal(v.state, 'running', 'still on that line, and the event loop turned')
+  s.traces.delete(RECORDER, view.id)
+  t.throws(() => s.traces.get(RECORDER, view.id), { code: 'REPLAY_NOT_FOUND' })
+})
