@@ -69,6 +69,7 @@ export class Traces {
       onDivergence: q.on_divergence ?? 'stop',
       now: this.now
     }, (r) => { this.byVm.delete(r.rec.id); untap() })
+    this.forgetOldest(principal.tenant)
     this.replays.set(id, replay)
     this.byVm.set(rec.id, replay)
     const untap = this.recorder.tap(rec.id, (e) => {
@@ -101,6 +102,15 @@ export class Traces {
   /** Stops every replay (the app closes). */
   close (): void {
     for (const r of this.replays.values()) r.stop('the server is closing')
+  }
+
+  /**
+   * Keeps a tenant's finished replays to FAULTLINE_MAX_VMS_PER_TENANT: the oldest finished
+   * one is forgotten to make room (running ones are bounded by the VMs they drive).
+   */
+  private forgetOldest (tenant: string): void {
+    const finished = [...this.replays.values()].filter(r => r.opts.principal.tenant === tenant && r.finished)
+    if (finished.length >= this.control.limits.maxVmsPerTenant) this.replays.delete((finished[0] as Replay).id)
   }
 
   private find (principal: Principal, id: string): Replay {

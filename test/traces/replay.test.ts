@@ -246,3 +246,16 @@ void t.test('a run line with a huge count is gone through a share at a time: the
   s.traces.delete(RECORDER, view.id)
   t.throws(() => s.traces.get(RECORDER, view.id), { code: 'REPLAY_NOT_FOUND' })
 })
+
+void t.test('a tenant keeps at most FAULTLINE_MAX_VMS_PER_TENANT finished replays: the oldest goes', async t => {
+  const s = setup(t, { maxVmsPerTenant: 3 })
+  const run = await recordRun({ body: { type: 'tdx', vcpus: 1, preset: 'buggy-guest' }, maxExits: 5, on: s })
+  s.control.deleteVm(RECORDER, run.vm)
+  const ids: string[] = []
+  for (let k = 0; k < 4; k++) {
+    const v = await replay(s, RECORDER, run.trace, { decide: 'recorded' })
+    ids.push(v.id)
+    s.control.deleteVm(RECORDER, v.vm)
+  }
+  t.same(s.traces.list(RECORDER).map(r => r.id), ids.slice(1))
+})
