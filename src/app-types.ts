@@ -38,7 +38,7 @@ declare module 'fastify' {
 }
 
 export type AppSettings = Pick<Config, 'bodyLimit' | 'wsMaxPayload' | 'rateLimitPerMinute' | 'maxEventLoopDelayMs' | 'limits'> &
-Partial<Pick<Config, 'maxConnections' | 'idleTimeoutMs'>> & {
+Partial<Pick<Config, 'maxConnections' | 'idleTimeoutMs' | 'traceMaxBytes'>> & {
   version: string
   /** The stream's limits and timers (src/stream/options.ts); unset ones keep their defaults. */
   stream?: Partial<Omit<StreamOptions, 'version'>>

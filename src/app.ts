@@ -34,6 +34,7 @@ import presetRoutes from '../routes/presets.js'
 import metricsRoutes from '../routes/metrics.js'
 import streamRoutes from '../routes/stream.js'
 import dashboardRoutes from '../routes/dashboard.js'
+import traceRoutes from '../routes/traces.js'
 import './app-types.js'
 
 export interface AppOptions {
@@ -83,6 +84,7 @@ const faultline: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   await app.register(vcpuRoutes, { prefix: '/v1' })
   await app.register(exitRoutes, { prefix: '/v1' })
   await app.register(streamRoutes, { prefix: '/v1' })
+  await app.register(traceRoutes, { prefix: '/v1' })
   await app.register(dashboardRoutes)
 }
 

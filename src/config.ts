@@ -24,6 +24,8 @@ export interface Config {
   limits: Limits
   /** Largest request body, bytes (413 above it). */
   bodyLimit: number
+  /** Largest trace POST /v1/replays takes, bytes (413 above it). */
+  traceMaxBytes: number
   /** Largest WebSocket message, bytes. */
   wsMaxPayload: number
   /** Requests per token per minute; 0 turns rate limiting off. */
@@ -81,6 +83,7 @@ export const INTEGER_VARS = {
   FAULTLINE_MAX_EXTENTS_PER_VM: { def: DEFAULT_LIMITS.maxExtentsPerVm, min: 64, max: 10_000_000 },
   FAULTLINE_MAX_VMS: { def: DEFAULT_LIMITS.maxVms, min: 1, max: 1_000_000 },
   FAULTLINE_BODY_LIMIT: { def: 1024 * 1024, min: 1024, max: 64 * 1024 * 1024 },
+  FAULTLINE_TRACE_MAX_BYTES: { def: 32 * 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024 },
   FAULTLINE_WS_MAX_PAYLOAD: { def: 64 * 1024, min: 1024, max: 64 * 1024 * 1024 },
   FAULTLINE_RATE_LIMIT: { def: 6000, min: 0, max: 10_000_000 },
   FAULTLINE_MAX_EVENT_LOOP_DELAY_MS: { def: 1000, min: 0, max: 60_000 },
@@ -156,6 +159,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     tokens,
     limits,
     bodyLimit: int('FAULTLINE_BODY_LIMIT'),
+    traceMaxBytes: int('FAULTLINE_TRACE_MAX_BYTES'),
     wsMaxPayload: int('FAULTLINE_WS_MAX_PAYLOAD'),
     rateLimitPerMinute: int('FAULTLINE_RATE_LIMIT'),
     maxEventLoopDelayMs: int('FAULTLINE_MAX_EVENT_LOOP_DELAY_MS'),

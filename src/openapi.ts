@@ -54,6 +54,7 @@ export function openapiOptions (version: string): SwaggerOptions {
         { name: 'exits', description: 'The exit journal and decisions over REST' },
         { name: 'presets', description: 'Built-in guest programs' },
         { name: 'stream', description: 'The WebSocket exit stream (its messages: /asyncapi.json)' },
+        { name: 'traces', description: 'Exit traces: record a run, replay it (docs/traces.md)' },
         { name: 'operations', description: 'Health, readiness, metrics, the API documents' }
       ]
     },

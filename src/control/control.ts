@@ -25,7 +25,7 @@ import { EventJournal } from './journal.js'
 import { normalizePolicy } from './policy.js'
 import type { ExitEntry, VmRecord } from './record.js'
 import { VmRegistry } from './registry.js'
-import { Scheduler } from './scheduler.js'
+import { Scheduler, replayDriven } from './scheduler.js'
 import { ControlStats } from './stats.js'
 import { DEFAULT_LIMITS, realClock } from './types.js'
 import type { Clock, ControlEvent, ControlLogger, CreateVmInput, EventFilter, EventListener, Limits } from './types.js'
@@ -307,10 +307,55 @@ export class Control {
   private decideIn (principal: Principal, vm: string, exit: number, decision: DecideInput, by: DecidedBy): VmRecord {
     const rec = this.registry.find(principal, vm)
     requireChange(principal, 'decide exits')
+    // A replay may hold a client's decision until the recorded run reached it (src/traces/).
+    if (this.decisionGate?.(rec, exit, decision, by) === true) return rec
     this.actions.decide(rec, exit, decision, by)
     return rec
   }
+
+  // ---- trace replays (src/traces/): a VM driven by a recorded schedule ------------------
+
+  private decisionGate: DecisionGate | undefined
+
+  /** Creates a VM that a replay drives: the scheduler never runs it, driveSlice() does. */
+  createDrivenVm (principal: Principal, body: CreateVmInput): VmRecord {
+    const view = this.createVm(principal, body)
+    const rec = this.registry.find(principal, view.id)
+    replayDriven.add(rec)
+    return rec
+  }
+
+  /** One recorded slice of a driven VM, through the exit intake as a scheduled slice goes. */
+  driveSlice (rec: VmRecord, vcpu: number, budget: number): void {
+    let res
+    try {
+      res = this.driver.run(rec, vcpu, budget)
+    } catch (err) {
+      this.intake.onRunError(rec, vcpu, err)
+      return
+    }
+    switch (res.kind) {
+      case 'exit': this.counters.exit(res.exit.reason); this.intake.onExit(rec, res.exit); break
+      case 'halted': this.intake.onHalted(rec, vcpu); break
+      case 'pending': rec.blocked.add(vcpu); break
+      case 'yield': break
+    }
+    if (rec.state === 'running') this.intake.onSliceEnd(rec)
+  }
+
+  /** A decision a replay makes (recorded, or a client's it held): past the gate. */
+  driveDecision (rec: VmRecord, exit: number, decision: DecideInput, by: DecidedBy): void {
+    this.actions.decide(rec, exit, decision, by)
+  }
+
+  /** Sees every client decision first (REST, the stream); true: the gate took it. */
+  gateDecisions (gate: DecisionGate): void {
+    this.decisionGate = gate
+  }
 }
+
+/** Sees a client's decision before it is applied; returns true when it took it over. */
+export type DecisionGate = (rec: VmRecord, exit: number, decision: DecideInput, by: DecidedBy) => boolean
 
 /** Where a page of a memory range starts and ends: from the cursor, else from gpa. */
 function pageRange (q: RangeQuery): { from: number, end: number, limit: number } {

@@ -1,0 +1,97 @@
+// One VM's trace as it is made, bounded as its event journal is: at most `maxEvents` event
+// lines (exits, decisions, states) and `maxBytes` of lines, inputs counted in the bytes;
+// past either the oldest lines go, and the trace says where it was cut. Lines are kept as
+// compact entries (an exit's frame is the event's own string) and written out when read.
+import type { CoreInput } from '../control/index.js'
+import type { DecidedBy, DecisionAction, StreamVmState } from '../../schemas/common.js'
+import type { TraceHeader } from '../../schemas/trace.js'
+
+/** A core decision's fields, whatever its action (the core's Decision is a union). */
+export interface FlatDecision { action: DecisionAction, ret?: number, data?: number[], inject?: 'mce' }
+
+export type TraceEntry =
+  | { k: 'run', vcpu: number, budget: number, n: number }
+  | { k: 'input', i: Exclude<CoreInput, { op: 'run' | 'decide' }> }
+  | { k: 'exit', seq: number, exit: number, frame: string }
+  | { k: 'decision', seq: number, exit: number, d: FlatDecision, by: DecidedBy, reason: string | undefined }
+  | { k: 'state', seq: number, state: StreamVmState, reason: string }
+
+/** What a run line costs in the byte bound (its JSON is about this long). */
+const RUN_BYTES = 48
+const INPUT_BYTES = 120
+
+export class TraceJournal {
+  private entries: TraceEntry[] = []
+  private head = 0
+  private events = 0
+  private bytes = 0
+  /** Lines dropped from the head; null when recording began after the VM was made. */
+  dropped: number | null
+  /** The core decisions seen as inputs, by exit, until their `decided` event names who. */
+  readonly decisions = new Map<number, FlatDecision>()
+
+  constructor (
+    /** The header, cut null; the journal fills `cut` when it is read. */
+    readonly header: TraceHeader,
+    private readonly maxEvents: number,
+    private readonly maxBytes: number,
+    fromCreation: boolean
+  ) {
+    this.dropped = fromCreation ? 0 : null
+  }
+
+  /** A run slice: merged into the last line when that is the same slice of the same vCPU. */
+  run (vcpu: number, budget: number): void {
+    const last = this.entries[this.entries.length - 1]
+    // Run lines with no line between are slices that yielded (or found the vCPU blocked or
+    // halted): running them n times in a row is what happened, so the count is exact.
+    if (last !== undefined && last.k === 'run' && last.vcpu === vcpu && last.budget === budget && this.entries.length > this.head) { last.n++; return }
+    this.push({ k: 'run', vcpu, budget, n: 1 }, RUN_BYTES, false)
+  }
+
+  push (e: TraceEntry, bytes: number, event: boolean): void {
+    this.entries.push(e)
+    this.bytes += bytes
+    if (event) this.events++
+    while ((this.events > this.maxEvents || this.bytes > this.maxBytes) && this.entries.length - this.head > 1) this.dropHead()
+  }
+
+  /** The lines kept, oldest first. */
+  kept (): TraceEntry[] {
+    return this.entries.slice(this.head)
+  }
+
+  /** The first event seq kept (null when none is). */
+  firstSeq (): number | null {
+    for (let i = this.head; i < this.entries.length; i++) {
+      const e = this.entries[i] as TraceEntry
+      if (e.k !== 'run' && e.k !== 'input') return e.seq
+    }
+    return null
+  }
+
+  private dropHead (): void {
+    const e = this.entries[this.head] as TraceEntry
+    this.entries[this.head] = undefined as unknown as TraceEntry
+    this.head++
+    this.bytes -= entryBytes(e)
+    if (e.k !== 'run' && e.k !== 'input') this.events--
+    if (this.dropped !== null) this.dropped++
+    // Compacted now and then, so that dropping stays O(1) on average.
+    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head)
+      this.head = 0
+    }
+  }
+}
+
+/** The bytes an entry counts for (about its JSON line's length). */
+export function entryBytes (e: TraceEntry): number {
+  switch (e.k) {
+    case 'run': return RUN_BYTES
+    case 'input': return INPUT_BYTES
+    case 'exit': return e.frame.length + 24
+    case 'decision': return 100 + (e.d.data?.length ?? 0) * 11 + (e.reason?.length ?? 0)
+    case 'state': return 60 + e.reason.length
+  }
+}

@@ -1,0 +1,132 @@
+// Reads a trace file: every line JSON and a line of faultline-trace/1, the header first, the
+// end line last. What is wrong is refused with the line at fault (1 = the header): a newer
+// format, a line cut short, a header that is not a VM this server can make again.
+import { Compile } from 'typebox/compile'
+import type { TSchema } from 'typebox'
+import { FaultlineError } from '../errors.js'
+import type { ErrorCode } from '../../schemas/errors.js'
+import {
+  TRACE_FORMAT, TRACE_FORMAT_VERSION, TraceAttributes, TraceDecision, TraceEnd, TraceExit, TraceHeader,
+  TraceInterrupt, TracePoison, TraceReset, TraceRun, TraceState
+} from '../../schemas/trace.js'
+import type { TraceBodyLine, TraceHeader as TraceHeaderType } from '../../schemas/trace.js'
+
+/** A refused trace: a table code and the line at fault. */
+export class TraceError extends FaultlineError {
+  constructor (code: ErrorCode, message: string, readonly line: number) {
+    super(code, `line ${line}: ${message}`)
+  }
+}
+
+export interface ParsedTrace {
+  header: TraceHeaderType
+  /** Every line after the header, the end line last. */
+  lines: TraceBodyLine[]
+}
+
+type Check = ReturnType<typeof Compile<TSchema>>
+const checks = new Map<string, Check>()
+function check (key: string, schema: TSchema): Check {
+  let c = checks.get(key)
+  if (c === undefined) { c = Compile(schema); checks.set(key, c) }
+  return c
+}
+
+const BODY_SCHEMAS: Record<string, TSchema> = {
+  run: TraceRun,
+  attributes: TraceAttributes,
+  poison: TracePoison,
+  interrupt: TraceInterrupt,
+  reset: TraceReset,
+  exit: TraceExit,
+  decision: TraceDecision,
+  state: TraceState,
+  end: TraceEnd
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+export function parseTrace (raw: Buffer | string): ParsedTrace {
+  let text: string
+  if (typeof raw === 'string') text = raw
+  else {
+    try { text = utf8.decode(raw) } catch { throw new TraceError('TRACE_INVALID', 'bytes that are not UTF-8', badUtf8Line(raw)) }
+  }
+  if (text.trim() === '') throw new TraceError('TRACE_INVALID', 'the trace is empty: its first line is the header', 1)
+  const endsClean = text.endsWith('\n')
+  const rows = text.split('\n')
+  if (endsClean) rows.pop()
+  const last = rows.length
+
+  const header = headerOf(rows[0] as string, last === 1 && !endsClean)
+  const lines: TraceBodyLine[] = []
+  for (let i = 1; i < rows.length; i++) {
+    const n = i + 1
+    const value = json(rows[i] as string, n, n === last && !endsClean)
+    const line = bodyLine(value, n)
+    if (line.t === 'end') {
+      if (n !== last) throw new TraceError('TRACE_INVALID', 'the end line must be the last line', n)
+      if (line.lines !== n - 1) throw new TraceError('TRACE_TRUNCATED', `the end line counts ${line.lines} lines before it, the file has ${n - 1}: lines are missing`, n)
+    }
+    lines.push(line)
+  }
+  if (lines[lines.length - 1]?.t !== 'end') throw new TraceError('TRACE_TRUNCATED', 'the trace stops before its end line: it was cut short', last + 1)
+  return { header, lines }
+}
+
+function json (row: string, n: number, unterminated: boolean): unknown {
+  try {
+    return JSON.parse(row)
+  } catch (e) {
+    // The file's last line without its newline, and not JSON: the file was cut mid-line.
+    if (unterminated) throw new TraceError('TRACE_TRUNCATED', 'the last line is cut short', n)
+    throw new TraceError('TRACE_INVALID', `not JSON: ${(e as Error).message}`, n)
+  }
+}
+
+function headerOf (row: string, unterminated: boolean): TraceHeaderType {
+  const value = json(row, 1, unterminated)
+  const format = (value as { format?: unknown } | null)?.format
+  if (typeof value !== 'object' || value === null || (value as { t?: unknown }).t !== 'header') {
+    throw new TraceError('TRACE_INVALID', 'the first line must be the header ({"t":"header",...})', 1)
+  }
+  const m = typeof format === 'string' ? /^faultline-trace\/(\d+)$/.exec(format) : null
+  if (m !== null && Number(m[1]) > TRACE_FORMAT_VERSION) {
+    throw new TraceError('TRACE_VERSION', `the trace is ${format}; this server reads ${TRACE_FORMAT}`, 1)
+  }
+  if (format !== TRACE_FORMAT) throw new TraceError('TRACE_INVALID', `format is ${JSON.stringify(format)}, not ${JSON.stringify(TRACE_FORMAT)}`, 1)
+  const c = check('header', TraceHeader)
+  if (!c.Check(value)) throw new TraceError('TRACE_INVALID', `the header ${firstError(c, value)}`, 1)
+  return value as TraceHeaderType
+}
+
+function bodyLine (value: unknown, n: number): TraceBodyLine {
+  const v = value as { t?: unknown, op?: unknown } | null
+  const key = typeof v === 'object' && v !== null ? (v.t === 'input' ? v.op : v.t) : undefined
+  const schema = typeof key === 'string' && Object.hasOwn(BODY_SCHEMAS, key) ? BODY_SCHEMAS[key] : undefined
+  if (schema === undefined) throw new TraceError('TRACE_INVALID', 'not a line of the format (t: input, exit, decision, state or end; an input has op: run, attributes, poison, interrupt or reset)', n)
+  const c = check(key as string, schema)
+  if (!c.Check(value)) throw new TraceError('TRACE_INVALID', `the ${key as string} line ${firstError(c, value)}`, n)
+  return value as TraceBodyLine
+}
+
+function firstError (c: Check, value: unknown): string {
+  const e = [...c.Errors(value)][0]
+  if (e === undefined) return 'is invalid'
+  const where = e.instancePath === '' ? '' : `${e.instancePath.slice(1).replace(/\//g, '.')} `
+  return `${where}${e.message}`.trim()
+}
+
+/** The first line (from 1) holding bytes that are not UTF-8. */
+function badUtf8Line (raw: Buffer): number {
+  let line = 1
+  let start = 0
+  for (;;) {
+    const nl = raw.indexOf(0x0a, start)
+    const end = nl < 0 ? raw.length : nl
+    try { utf8.decode(raw.subarray(start, end)) } catch { return line }
+    if (nl < 0) return line
+    line++
+    start = nl + 1
+  }
+}
