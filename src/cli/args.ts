@@ -26,6 +26,22 @@ export type Command =
   | { kind: 'presets' }
   | { kind: 'watch', vm: string, since?: number, follow: boolean }
   | { kind: 'decide', vm: string, policy: string, takeover: boolean, maxRepeats: number, follow: boolean }
+  | { kind: 'check', controller: string[], cases: string[], timeoutMs: number, junit?: string }
+  | {
+    kind: 'test'
+    traces: string[]
+    controller: string[]
+    decide: ReplayDecide
+    onDivergence: OnDivergence
+    timeoutMs: number
+    junit?: string
+  }
+  | { kind: 'record', vm: string, output?: string, follow: boolean, timeoutMs: number }
+
+/** Who decides a replay's exits: the controller under test, or the trace's recorded decisions. */
+export type ReplayDecide = 'controller' | 'recorded'
+/** What a replay does when it meets a divergence (POST /v1/replays?on_divergence=). */
+export type OnDivergence = 'stop' | 'continue' | 'use_recorded'
 
 export interface ParsedCli { globals: GlobalOptions, command: Command }
 
@@ -67,8 +83,17 @@ usage: faultline [--url URL] [--token TOKEN] [--json] <command>
                                      decide the VM's exits: always-convert,
                                      convert-explicit-kill-implicit, interactive, or a
                                      JSON policy file (see docs/cli.md)
+  check [--case NAME]... [--timeout MS] [--junit FILE] -- <controller command...>
+                                     run a controller through every tricky case and
+                                     grade its decisions (docs/ci.md)
+  test <trace|dir>... [--decide controller|recorded] [--on-divergence stop|continue|use_recorded]
+       [--timeout MS] [--junit FILE] [-- <controller command...>]
+                                     replay recorded traces against a controller (docs/ci.md)
+  record <vm> [-o FILE] [--follow] [--timeout MS]
+                                     write the VM's exit trace (NDJSON) to FILE or stdout
 
-  --url     FAULTLINE_URL, default http://127.0.0.1:8080
+  --url     FAULTLINE_URL, default http://127.0.0.1:8080 (check, test and record
+            start a server of their own when neither is given)
   --token   FAULTLINE_TOKEN, else the token the server wrote to ./data/token
   --json    JSON output; --no-color turns colour off (so does NO_COLOR)
 `
@@ -143,8 +168,13 @@ function onePositional (positionals: string[], skip: number, what: string, topic
   return rest[0] as string
 }
 
-export function parseCli (argv: string[]): ParsedCli {
+export function parseCli (full: string[]): ParsedCli {
+  // What follows `--` is a command to run (check, test), never options of ours.
+  const dashes = full.indexOf('--')
+  const argv = dashes < 0 ? full : full.slice(0, dashes)
+  const trailing = dashes < 0 ? undefined : full.slice(dashes + 1)
   const [first, second] = commandWords(argv)
+  if (trailing !== undefined && first !== 'check' && first !== 'test') throw new UsageError(`${first ?? 'faultline'} runs no command: nothing may follow --`)
   if (first === undefined || first === 'help') {
     const { values } = parse(argv, {})
     return { globals: globalsOf(values), command: { kind: 'help', ...(second !== undefined ? { topic: second } : {}) } }
@@ -198,8 +228,77 @@ export function parseCli (argv: string[]): ParsedCli {
         }
       }
     }
+    case 'check': return parseCheck(argv, trailing)
+    case 'test': return parseTest(argv, trailing)
+    case 'record': return parseRecord(argv)
     default:
       throw new UsageError(`unknown command: ${first}`)
+  }
+}
+
+const TIMEOUT_MAX_MS = 24 * 3600 * 1000
+
+function parseCheck (argv: string[], controller: string[] | undefined): ParsedCli {
+  const { values, positionals } = parse(argv, { case: { type: 'string', multiple: true }, timeout: { type: 'string' }, junit: { type: 'string' } })
+  if (positionals.length > 1) throw new UsageError(`unexpected arguments: ${positionals.slice(1).join(' ')} (the controller goes after --)`)
+  if (controller === undefined || controller.length === 0) throw new UsageError('check needs the controller to run: faultline check -- <command...>')
+  const junit = str(values.junit)
+  return {
+    globals: globalsOf(values),
+    command: {
+      kind: 'check',
+      controller,
+      cases: (values.case as unknown as string[] | undefined) ?? [],
+      timeoutMs: intFlag('timeout', values.timeout, 100, TIMEOUT_MAX_MS) ?? 10_000,
+      ...(junit !== undefined ? { junit } : {})
+    }
+  }
+}
+
+function parseTest (argv: string[], controller: string[] | undefined): ParsedCli {
+  const { values, positionals } = parse(argv, {
+    decide: { type: 'string' }, 'on-divergence': { type: 'string' }, timeout: { type: 'string' }, junit: { type: 'string' }
+  })
+  const traces = positionals.slice(1)
+  if (traces.length === 0) throw new UsageError('test needs trace files or directories: faultline test <trace|dir>... -- <command...>')
+  const decide = str(values.decide) ?? 'controller'
+  if (decide !== 'controller' && decide !== 'recorded') throw new UsageError(`--decide is controller or recorded, not ${JSON.stringify(decide)}`)
+  const onDivergence = str(values['on-divergence']) ?? 'continue'
+  if (onDivergence !== 'stop' && onDivergence !== 'continue' && onDivergence !== 'use_recorded') {
+    throw new UsageError(`--on-divergence is stop, continue or use_recorded, not ${JSON.stringify(onDivergence)}`)
+  }
+  if (decide === 'controller' && (controller === undefined || controller.length === 0)) {
+    throw new UsageError('test needs the controller to run (faultline test <traces> -- <command...>), or --decide recorded')
+  }
+  if (decide === 'recorded' && controller !== undefined && controller.length > 0) throw new UsageError('--decide recorded runs no controller: drop the command after --')
+  const junit = str(values.junit)
+  return {
+    globals: globalsOf(values),
+    command: {
+      kind: 'test',
+      traces,
+      controller: controller ?? [],
+      decide,
+      onDivergence,
+      timeoutMs: intFlag('timeout', values.timeout, 100, TIMEOUT_MAX_MS) ?? 60_000,
+      ...(junit !== undefined ? { junit } : {})
+    }
+  }
+}
+
+function parseRecord (argv: string[]): ParsedCli {
+  const { values, positionals } = parse(argv, { output: { type: 'string', short: 'o' }, follow: { type: 'boolean' }, timeout: { type: 'string' } })
+  const vm = onePositional(positionals, 1, 'the VM to record (an id or a name)')
+  const output = str(values.output)
+  return {
+    globals: globalsOf(values),
+    command: {
+      kind: 'record',
+      vm,
+      follow: values.follow === true,
+      timeoutMs: intFlag('timeout', values.timeout, 100, TIMEOUT_MAX_MS) ?? 600_000,
+      ...(output !== undefined ? { output } : {})
+    }
   }
 }
 

@@ -14,6 +14,8 @@ import type { Ask } from './interactive.js'
 import { terminalOutput } from './output.js'
 import type { Output } from './output.js'
 import { runServe } from './serve.js'
+import { runCheck } from './check/command.js'
+import { openSession } from './session.js'
 import { runVmCommand } from './vm-commands.js'
 import { runWatch } from './watch.js'
 
@@ -88,6 +90,17 @@ export async function main (argv: string[] = process.argv.slice(2), env: NodeJS.
   process.on('SIGINT', onSigint)
   try {
     switch (command.kind) {
+      case 'check':
+      case 'test':
+      case 'record': {
+        const session = await openSession(globals, env)
+        try {
+          if (command.kind === 'check') return await runCheck(session, command, out, { env, signal: abort.signal })
+          throw new UsageError(`${command.kind} is not built yet`)
+        } finally {
+          await session.close()
+        }
+      }
       case 'watch': return await runWatch(client, command, out, { signal: abort.signal })
       case 'decide': {
         const ask = io === processIo ? terminalAsk(out) : undefined
