@@ -3,7 +3,7 @@
 // (a program, a policy) happens later, in the commands.
 import { parseArgs } from 'node:util'
 import type { ParseArgsConfig } from 'node:util'
-import type { CreateVmRequest, VmAction, VmType } from '../client/types.js'
+import type { CreateVmRequest, ReplayDecide, ReplayOnDivergence, VmAction, VmType } from '../client/types.js'
 import { DEFAULT_MAX_REPEATS } from './repeat-guard.js'
 
 export interface GlobalOptions {
@@ -32,16 +32,11 @@ export type Command =
     traces: string[]
     controller: string[]
     decide: ReplayDecide
-    onDivergence: OnDivergence
+    onDivergence: ReplayOnDivergence
     timeoutMs: number
     junit?: string
   }
   | { kind: 'record', vm: string, output?: string, follow: boolean, timeoutMs: number }
-
-/** Who decides a replay's exits: the controller under test, or the trace's recorded decisions. */
-export type ReplayDecide = 'controller' | 'recorded'
-/** What a replay does when it meets a divergence (POST /v1/replays?on_divergence=). */
-export type OnDivergence = 'stop' | 'continue' | 'use_recorded'
 
 export interface ParsedCli { globals: GlobalOptions, command: Command }
 
@@ -92,7 +87,7 @@ usage: faultline [--url URL] [--token TOKEN] [--json] <command>
   record <vm> [-o FILE] [--follow] [--timeout MS]
                                      write the VM's exit trace (NDJSON) to FILE or stdout
 
-  --url     FAULTLINE_URL, default http://127.0.0.1:8080 (check, test and record
+  --url     FAULTLINE_URL, default http://127.0.0.1:8080 (check and test
             start a server of their own when neither is given)
   --token   FAULTLINE_TOKEN, else the token the server wrote to ./data/token
   --json    JSON output; --no-color turns colour off (so does NO_COLOR)

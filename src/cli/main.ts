@@ -15,6 +15,8 @@ import { terminalOutput } from './output.js'
 import type { Output } from './output.js'
 import { runServe } from './serve.js'
 import { runCheck } from './check/command.js'
+import { runRecord } from './record.js'
+import { runTest } from './replays.js'
 import { openSession } from './session.js'
 import { runVmCommand } from './vm-commands.js'
 import { runWatch } from './watch.js'
@@ -91,16 +93,17 @@ export async function main (argv: string[] = process.argv.slice(2), env: NodeJS.
   try {
     switch (command.kind) {
       case 'check':
-      case 'test':
-      case 'record': {
+      case 'test': {
         const session = await openSession(globals, env)
         try {
           if (command.kind === 'check') return await runCheck(session, command, out, { env, signal: abort.signal })
-          throw new UsageError(`${command.kind} is not built yet`)
+          return await runTest(session, command, out, { env, signal: abort.signal })
         } finally {
           await session.close()
         }
       }
+      // A server of its own would hold no VM to record: record always talks to the named one.
+      case 'record': return await runRecord({ client, url: connection.url, token: connection.token, local: false, close: async () => {} }, command, out, { signal: abort.signal })
       case 'watch': return await runWatch(client, command, out, { signal: abort.signal })
       case 'decide': {
         const ask = io === processIo ? terminalAsk(out) : undefined
