@@ -18,6 +18,10 @@ export interface ControllerProcess {
   stop: (graceMs: number, killMs?: number) => Promise<string>
 }
 
+/** Groups still running: killed if this process exits first (a second Ctrl-C, say), as they are not in our group. */
+const live = new Set<number>()
+const killLive = (): void => { for (const pid of live) { try { process.kill(-pid, 'SIGKILL') } catch { /* gone */ } } }
+
 export function startController (command: readonly string[], env: NodeJS.ProcessEnv): ControllerProcess {
   const [file, ...args] = command
   if (file === undefined) throw new Error('no controller command')
@@ -28,8 +32,17 @@ export function startController (command: readonly string[], env: NodeJS.Process
     if (tail.length > TAIL_BYTES) tail = tail.slice(tail.length - TAIL_BYTES)
   }
   const child = spawn(file, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  const pid = child.pid
+  if (pid !== undefined) {
+    if (live.size === 0) process.once('exit', killLive)
+    live.add(pid)
+  }
   child.stdout.on('data', keep)
   child.stderr.on('data', keep)
+  const forget = (): void => {
+    if (pid === undefined || !live.delete(pid)) return
+    if (live.size === 0) process.off('exit', killLive)
+  }
   const ended = new Promise<string>((resolve) => {
     child.once('error', (e: NodeJS.ErrnoException) => { endedAs ??= `failed to start: ${e.code ?? e.message}`; resolve(endedAs) })
     child.once('close', (code, signal) => { endedAs ??= signal !== null ? `signal ${signal}` : `exit code ${code ?? 0}`; resolve(endedAs) })
@@ -56,6 +69,7 @@ export function startController (command: readonly string[], env: NodeJS.Process
       const how = await ended
       // Whatever it started in its group goes with it.
       signalGroup('SIGKILL')
+      forget()
       return how
     }
   }

@@ -93,6 +93,12 @@ void t.test('the kit stops a looping controller, one that ends early, and one th
   const missing = memoryOutput()
   t.equal(await runCheck(s, command([join(dir, 'no-such-controller')], { cases: ['stale-memory-fault'] }), missing, { env: plainEnv() }), 1)
   t.match(missing.lines.join('\n'), /controller: failed to start: ENOENT/)
+  const abort = new AbortController()
+  setTimeout(() => { abort.abort() }, 300)
+  const interrupted = memoryOutput()
+  t.equal(await runCheck(s, command([process.execPath, '-e', 'setTimeout(() => {}, 60000)']), interrupted, { env: plainEnv(), signal: abort.signal }), 130,
+    'Ctrl-C ends the case under way and runs no more')
+  t.match(interrupted.lines.join('\n'), /0 passed, 1 failed \(1 runs of 8 cases\)/)
   t.same((await s.client.listVms()).items, [], 'every VM the kit made is deleted')
 })
 

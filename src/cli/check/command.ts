@@ -75,7 +75,8 @@ export async function runCheck (session: Session, command: CheckCommand, out: Ou
           command: command.controller,
           env: deps.env,
           timeoutMs: command.timeoutMs,
-          graceMs: deps.graceMs ?? 2000
+          graceMs: deps.graceMs ?? 2000,
+          ...(deps.signal !== undefined ? { signal: deps.signal } : {})
         })
         results.push(r)
         if (out.json) {

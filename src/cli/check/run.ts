@@ -24,6 +24,8 @@ export interface RunOptions {
   timeoutMs: number
   /** How long the controller may take to end by itself once the VM has ended. */
   graceMs: number
+  /** Ends the run now, as a time limit would (Ctrl-C). */
+  signal?: AbortSignal
 }
 
 export interface CaseResult {
@@ -62,7 +64,9 @@ export async function runCase (c: CheckCase, type: VmType, opts: RunOptions): Pr
   }
   stream.on('exit', onExit)
   stream.on('state', onState)
-  const timer = setTimeout(() => { finish('timeout'); firstExit() }, opts.timeoutMs)
+  const stop = (): void => { finish('timeout'); firstExit() }
+  const timer = setTimeout(stop, opts.timeoutMs)
+  opts.signal?.addEventListener('abort', stop, { once: true })
   let controller: ReturnType<typeof startController> | undefined
   try {
     await stream.subscribe(vm.id, { role: 'observer' })
@@ -98,6 +102,7 @@ export async function runCase (c: CheckCase, type: VmType, opts: RunOptions): Pr
     }
   } finally {
     clearTimeout(timer)
+    opts.signal?.removeEventListener('abort', stop)
     stream.off('exit', onExit)
     stream.off('state', onState)
     if (controller !== undefined) await controller.stop(0)
