@@ -102,6 +102,16 @@ void t.test('the kit stops a looping controller, one that ends early, and one th
   t.same((await s.client.listVms()).items, [], 'every VM the kit made is deleted')
 })
 
+void t.test('faultline decide is a controller the kit can run, and it decides a crash before it leaves', async (t) => {
+  const s = await session(t)
+  const out = memoryOutput()
+  // The VM has crashed, its exit pending, before decide subscribes: decide must still kill it.
+  const decide = `exec ${JSON.stringify(process.execPath)} --import tsx src/cli/main.ts decide "$FAULTLINE_VM" --policy always-convert`
+  const code = await runCheck(s, command(['sh', '-c', decide], { cases: ['guest-crash'] }), out, { env: plainEnv() })
+  t.equal(code, 0, out.lines.join('\n'))
+  t.match(out.lines.join('\n'), /^guest-crash +tdx +kill +kill +pass$/m)
+})
+
 void t.test('faultline check starts a server of its own when no URL is given', async (t) => {
   const lines: string[] = []
   const io: MainIo = {
