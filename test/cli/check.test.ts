@@ -10,6 +10,7 @@ import type { Test } from 'tap'
 import { runCheck } from '../../src/cli/check/command.js'
 import type { CheckCommand } from '../../src/cli/check/command.js'
 import { CASES } from '../../src/cli/check/cases.js'
+import type { CheckCase } from '../../src/cli/check/cases.js'
 import { main } from '../../src/cli/main.js'
 import type { MainIo } from '../../src/cli/main.js'
 import { memoryOutput } from '../../src/cli/output.js'
@@ -93,6 +94,15 @@ void t.test('the kit stops a looping controller, one that ends early, and one th
   const missing = memoryOutput()
   t.equal(await runCheck(s, command([join(dir, 'no-such-controller')], { cases: ['stale-memory-fault'] }), missing, { env: plainEnv() }), 1)
   t.match(missing.lines.join('\n'), /controller: failed to start: ENOENT/)
+  // A case whose interrupt the guest never takes (it is killed first) must not pass.
+  const noRetry: CheckCase = {
+    name: 'untaken-interrupt', title: 'x', types: ['tdx'], vm: { memory: { size_mib: 16 }, program: [{ op: 'panic' }] },
+    atFirstExit: { interrupt: 0 }, steps: [{ exit: { reason: 'KVM_EXIT_SYSTEM_EVENT' }, accept: [{ action: 'kill' }], why: 'x' }], maxExits: 2
+  }
+  const untaken = memoryOutput()
+  t.equal(await runCheck(s, command([process.execPath, reference]), untaken, { env: plainEnv(), cases: [noRetry] }), 1)
+  t.match(untaken.lines.join('\n'), /the kit's interrupt was never taken: the case did not happen as written/)
+
   const abort = new AbortController()
   setTimeout(() => { abort.abort() }, 300)
   const interrupted = memoryOutput()

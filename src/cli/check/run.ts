@@ -92,10 +92,15 @@ export async function runCase (c: CheckCase, type: VmType, opts: RunOptions): Pr
     for await (const page of client.exitPages(vm.id, { limit: 500 })) journal.push(...page.items)
     const last = await client.getVm(vm.id)
     state = last.state
+    let verdict = grade(c, { ...outcome, exits: journal, state })
+    // The case is about the RETRY: a pass where the guest never took the interrupt proves nothing.
+    if (verdict.pass && c.atFirstExit !== undefined && last.counters.interrupts === 0) {
+      verdict = { ...verdict, pass: false, failure: { message: 'the kit\'s interrupt was never taken: the case did not happen as written' } }
+    }
     return {
       check: c,
       type,
-      verdict: grade(c, { ...outcome, exits: journal, state }),
+      verdict,
       ms: performance.now() - started,
       controllerEnded,
       controllerOutput: proc.output()
