@@ -25,7 +25,8 @@ export type Command =
   | { kind: 'vm-action', vm: string, action: VmAction }
   | { kind: 'presets' }
   | { kind: 'watch', vm: string, since?: number, follow: boolean }
-  | { kind: 'decide', vm: string, policy: string, takeover: boolean, maxRepeats: number, follow: boolean }
+  /** `vm` absent: FAULTLINE_VM names it (as `check` and `test` set it for the controllers they start). */
+  | { kind: 'decide', vm?: string, policy: string, takeover: boolean, maxRepeats: number, follow: boolean }
   | { kind: 'check', controller: string[], cases: string[], timeoutMs: number, junit?: string }
   | {
     kind: 'test'
@@ -74,8 +75,8 @@ usage: faultline [--url URL] [--token TOKEN] [--json] <command>
   presets                            the built-in guest programs
   watch <vm|*> [--since SEQ] [--follow]
                                      a live view of exits, decisions and states
-  decide <vm> --policy <name|file> [--takeover] [--max-repeats N] [--follow]
-                                     decide the VM's exits: always-convert,
+  decide [<vm>] --policy <name|file> [--takeover] [--max-repeats N] [--follow]
+                                     decide the VM's (default $FAULTLINE_VM) exits: always-convert,
                                      convert-explicit-kill-implicit, interactive, or a
                                      JSON policy file (see docs/cli.md)
   check [--case NAME]... [--timeout MS] [--junit FILE] -- <controller command...>
@@ -207,7 +208,7 @@ export function parseCli (full: string[]): ParsedCli {
       const { values, positionals } = parse(argv, {
         policy: { type: 'string' }, takeover: { type: 'boolean' }, 'max-repeats': { type: 'string' }, follow: { type: 'boolean' }
       })
-      const vm = onePositional(positionals, 1, 'the VM to decide for')
+      const vm = positionals.length === 1 ? undefined : onePositional(positionals, 1, 'the VM to decide for')
       if (vm === '*') throw new UsageError('a controller decides for one VM, not *')
       const policy = str(values.policy)
       if (policy === undefined) throw new UsageError('--policy is required: always-convert, convert-explicit-kill-implicit, interactive, or a JSON file')
@@ -215,7 +216,7 @@ export function parseCli (full: string[]): ParsedCli {
         globals: globalsOf(values),
         command: {
           kind: 'decide',
-          vm,
+          ...(vm !== undefined ? { vm } : {}),
           policy,
           takeover: values.takeover === true,
           maxRepeats: intFlag('max-repeats', values['max-repeats'], 1, 1_000_000) ?? DEFAULT_MAX_REPEATS,

@@ -106,8 +106,10 @@ export async function main (argv: string[] = process.argv.slice(2), env: NodeJS.
       case 'record': return await runRecord({ client, url: connection.url, token: connection.token, local: false, close: async () => {} }, command, out, { signal: abort.signal })
       case 'watch': return await runWatch(client, command, out, { signal: abort.signal })
       case 'decide': {
+        const vm = command.vm ?? (env.FAULTLINE_VM !== '' ? env.FAULTLINE_VM : undefined)
+        if (vm === undefined) throw new UsageError('missing the VM to decide for (an id, a name, or FAULTLINE_VM)')
         const ask = io === processIo ? terminalAsk(out) : undefined
-        return await runDecide(client, command, out, { read: readTextFile, ...(ask !== undefined ? { ask } : {}), signal: abort.signal })
+        return await runDecide(client, { ...command, vm }, out, { read: readTextFile, ...(ask !== undefined ? { ask } : {}), signal: abort.signal })
       }
       default: return await runVmCommand(client, command, out, readTextFile)
     }

@@ -64,6 +64,9 @@ void t.test('watch and decide', async (t) => {
   t.same(cmd('decide v1 --policy always-convert'), { kind: 'decide', vm: 'v1', policy: 'always-convert', takeover: false, maxRepeats: 3, follow: false })
   t.same(cmd('decide v1 --policy p.json --takeover --max-repeats 10 --follow'), { kind: 'decide', vm: 'v1', policy: 'p.json', takeover: true, maxRepeats: 10, follow: true })
   t.throws(() => cmd('decide v1'), /--policy is required/)
+  t.same(cmd('decide --policy always-convert'), { kind: 'decide', policy: 'always-convert', takeover: false, maxRepeats: 3, follow: false },
+    'no VM: FAULTLINE_VM names it')
+  t.throws(() => cmd('decide a b --policy always-convert'), /unexpected arguments: b/)
   t.throws(() => cmd('decide * --policy always-convert'), /not \*/)
   t.throws(() => cmd('watch'), /missing the VM to watch/)
   t.throws(() => cmd('frobnicate'), /unknown command: frobnicate/)

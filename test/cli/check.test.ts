@@ -116,8 +116,9 @@ void t.test('faultline decide is a controller the kit can run, and it decides a 
   const s = await session(t)
   const out = memoryOutput()
   // The VM has crashed, its exit pending, before decide subscribes: decide must still kill it.
-  const decide = `exec ${JSON.stringify(process.execPath)} --import tsx src/cli/main.ts decide "$FAULTLINE_VM" --policy always-convert`
-  const code = await runCheck(s, command(['sh', '-c', decide], { cases: ['guest-crash'] }), out, { env: plainEnv() })
+  // No VM named: decide takes FAULTLINE_VM.
+  const decide = [process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'decide', '--policy', 'always-convert']
+  const code = await runCheck(s, command(decide, { cases: ['guest-crash'] }), out, { env: plainEnv() })
   t.equal(code, 0, out.lines.join('\n'))
   t.match(out.lines.join('\n'), /^guest-crash +tdx +kill +kill +pass$/m)
 })
@@ -137,4 +138,6 @@ void t.test('faultline check starts a server of its own when no URL is given', a
   t.equal(findAll(parseXml(readFileSync(junit, 'utf8')), 'testcase').length, 4)
   t.equal(await main(['check', '--case', 'nope', '--', process.execPath, reference], plainEnv({ FAULTLINE_URL: '' }), io), 64)
   t.match(lines.join('\n'), /no such case: nope/)
+  t.equal(await main(['decide', '--policy', 'always-convert'], plainEnv({ FAULTLINE_URL: 'http://127.0.0.1:9', FAULTLINE_VM: '' }), io), 64)
+  t.match(lines.join('\n'), /missing the VM to decide for \(an id, a name, or FAULTLINE_VM\)/)
 })
