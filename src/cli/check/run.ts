@@ -2,6 +2,7 @@
 // case does before the controller (poison, an interrupt), start the user's controller with
 // FAULTLINE_VM set, wait until the VM ends (or loops, or the time is up), stop the controller,
 // read the exit journal, delete the VM, and grade.
+import { randomBytes } from 'node:crypto'
 import type { FaultlineClient } from '../../client/client.js'
 import type { ExitStream } from '../../client/stream.js'
 import type { JournalExit, VmType } from '../../client/types.js'
@@ -41,10 +42,11 @@ export interface CaseResult {
 /** The states after which the controller has nothing left to decide ('crashed' still has the crash exit). */
 const DONE = new Set(['stopped', 'killed', 'deleted'])
 
+// Named at random: several kits may share one server (parallel CI jobs) and names are unique per tenant.
 export async function runCase (c: CheckCase, type: VmType, opts: RunOptions): Promise<CaseResult> {
   const { client, stream } = opts
   const started = performance.now()
-  const vm = await client.createVm({ ...c.vm, type, vcpus: 1, name: `check-${c.name}-${type}-${Date.now().toString(36)}` })
+  const vm = await client.createVm({ ...c.vm, type, vcpus: 1, name: `check-${c.name}-${type}-${randomBytes(6).toString('base64url')}` })
   let state: string = vm.state
   let exits = 0
   let finish!: (why: 'done' | 'loop' | 'timeout' | 'controller') => void
