@@ -3,7 +3,7 @@
 // (a program, a policy) happens later, in the commands.
 import { parseArgs } from 'node:util'
 import type { ParseArgsConfig } from 'node:util'
-import type { CreateVmRequest, VmAction, VmType } from '../client/types.js'
+import type { CreateVmRequest, ReplayDecide, ReplayOnDivergence, VmAction, VmType } from '../client/types.js'
 import { DEFAULT_MAX_REPEATS } from './repeat-guard.js'
 
 export interface GlobalOptions {
@@ -25,7 +25,19 @@ export type Command =
   | { kind: 'vm-action', vm: string, action: VmAction }
   | { kind: 'presets' }
   | { kind: 'watch', vm: string, since?: number, follow: boolean }
-  | { kind: 'decide', vm: string, policy: string, takeover: boolean, maxRepeats: number, follow: boolean }
+  /** `vm` absent: FAULTLINE_VM names it (as `check` and `test` set it for the controllers they start). */
+  | { kind: 'decide', vm?: string, policy: string, takeover: boolean, maxRepeats: number, follow: boolean }
+  | { kind: 'check', controller: string[], cases: string[], timeoutMs: number, junit?: string }
+  | {
+    kind: 'test'
+    traces: string[]
+    controller: string[]
+    decide: ReplayDecide
+    onDivergence: ReplayOnDivergence
+    timeoutMs: number
+    junit?: string
+  }
+  | { kind: 'record', vm: string, output?: string, follow: boolean, timeoutMs: number }
 
 export interface ParsedCli { globals: GlobalOptions, command: Command }
 
@@ -63,12 +75,21 @@ usage: faultline [--url URL] [--token TOKEN] [--json] <command>
   presets                            the built-in guest programs
   watch <vm|*> [--since SEQ] [--follow]
                                      a live view of exits, decisions and states
-  decide <vm> --policy <name|file> [--takeover] [--max-repeats N] [--follow]
-                                     decide the VM's exits: always-convert,
+  decide [<vm>] --policy <name|file> [--takeover] [--max-repeats N] [--follow]
+                                     decide the VM's (default $FAULTLINE_VM) exits: always-convert,
                                      convert-explicit-kill-implicit, interactive, or a
                                      JSON policy file (see docs/cli.md)
+  check [--case NAME]... [--timeout MS] [--junit FILE] -- <controller command...>
+                                     run a controller through every tricky case and
+                                     grade its decisions (docs/ci.md)
+  test <trace|dir>... [--decide controller|recorded] [--on-divergence stop|continue|use_recorded]
+       [--timeout MS] [--junit FILE] [-- <controller command...>]
+                                     replay recorded traces against a controller (docs/ci.md)
+  record <vm> [-o FILE] [--follow] [--timeout MS]
+                                     write the VM's exit trace (NDJSON) to FILE or stdout
 
-  --url     FAULTLINE_URL, default http://127.0.0.1:8080
+  --url     FAULTLINE_URL, default http://127.0.0.1:8080 (check and test
+            start a server of their own when neither is given)
   --token   FAULTLINE_TOKEN, else the token the server wrote to ./data/token
   --json    JSON output; --no-color turns colour off (so does NO_COLOR)
 `
@@ -143,8 +164,13 @@ function onePositional (positionals: string[], skip: number, what: string, topic
   return rest[0] as string
 }
 
-export function parseCli (argv: string[]): ParsedCli {
+export function parseCli (full: string[]): ParsedCli {
+  // What follows `--` is a command to run (check, test), never options of ours.
+  const dashes = full.indexOf('--')
+  const argv = dashes < 0 ? full : full.slice(0, dashes)
+  const trailing = dashes < 0 ? undefined : full.slice(dashes + 1)
   const [first, second] = commandWords(argv)
+  if (trailing !== undefined && first !== 'check' && first !== 'test') throw new UsageError(`${first ?? 'faultline'} runs no command: nothing may follow --`)
   if (first === undefined || first === 'help') {
     const { values } = parse(argv, {})
     return { globals: globalsOf(values), command: { kind: 'help', ...(second !== undefined ? { topic: second } : {}) } }
@@ -182,7 +208,7 @@ export function parseCli (argv: string[]): ParsedCli {
       const { values, positionals } = parse(argv, {
         policy: { type: 'string' }, takeover: { type: 'boolean' }, 'max-repeats': { type: 'string' }, follow: { type: 'boolean' }
       })
-      const vm = onePositional(positionals, 1, 'the VM to decide for')
+      const vm = positionals.length === 1 ? undefined : onePositional(positionals, 1, 'the VM to decide for')
       if (vm === '*') throw new UsageError('a controller decides for one VM, not *')
       const policy = str(values.policy)
       if (policy === undefined) throw new UsageError('--policy is required: always-convert, convert-explicit-kill-implicit, interactive, or a JSON file')
@@ -190,7 +216,7 @@ export function parseCli (argv: string[]): ParsedCli {
         globals: globalsOf(values),
         command: {
           kind: 'decide',
-          vm,
+          ...(vm !== undefined ? { vm } : {}),
           policy,
           takeover: values.takeover === true,
           maxRepeats: intFlag('max-repeats', values['max-repeats'], 1, 1_000_000) ?? DEFAULT_MAX_REPEATS,
@@ -198,8 +224,77 @@ export function parseCli (argv: string[]): ParsedCli {
         }
       }
     }
+    case 'check': return parseCheck(argv, trailing)
+    case 'test': return parseTest(argv, trailing)
+    case 'record': return parseRecord(argv)
     default:
       throw new UsageError(`unknown command: ${first}`)
+  }
+}
+
+const TIMEOUT_MAX_MS = 24 * 3600 * 1000
+
+function parseCheck (argv: string[], controller: string[] | undefined): ParsedCli {
+  const { values, positionals } = parse(argv, { case: { type: 'string', multiple: true }, timeout: { type: 'string' }, junit: { type: 'string' } })
+  if (positionals.length > 1) throw new UsageError(`unexpected arguments: ${positionals.slice(1).join(' ')} (the controller goes after --)`)
+  if (controller === undefined || controller.length === 0) throw new UsageError('check needs the controller to run: faultline check -- <command...>')
+  const junit = str(values.junit)
+  return {
+    globals: globalsOf(values),
+    command: {
+      kind: 'check',
+      controller,
+      cases: (values.case as unknown as string[] | undefined) ?? [],
+      timeoutMs: intFlag('timeout', values.timeout, 100, TIMEOUT_MAX_MS) ?? 10_000,
+      ...(junit !== undefined ? { junit } : {})
+    }
+  }
+}
+
+function parseTest (argv: string[], controller: string[] | undefined): ParsedCli {
+  const { values, positionals } = parse(argv, {
+    decide: { type: 'string' }, 'on-divergence': { type: 'string' }, timeout: { type: 'string' }, junit: { type: 'string' }
+  })
+  const traces = positionals.slice(1)
+  if (traces.length === 0) throw new UsageError('test needs trace files or directories: faultline test <trace|dir>... -- <command...>')
+  const decide = str(values.decide) ?? 'controller'
+  if (decide !== 'controller' && decide !== 'recorded') throw new UsageError(`--decide is controller or recorded, not ${JSON.stringify(decide)}`)
+  const onDivergence = str(values['on-divergence']) ?? 'continue'
+  if (onDivergence !== 'stop' && onDivergence !== 'continue' && onDivergence !== 'use_recorded') {
+    throw new UsageError(`--on-divergence is stop, continue or use_recorded, not ${JSON.stringify(onDivergence)}`)
+  }
+  if (decide === 'controller' && (controller === undefined || controller.length === 0)) {
+    throw new UsageError('test needs the controller to run (faultline test <traces> -- <command...>), or --decide recorded')
+  }
+  if (decide === 'recorded' && controller !== undefined && controller.length > 0) throw new UsageError('--decide recorded runs no controller: drop the command after --')
+  const junit = str(values.junit)
+  return {
+    globals: globalsOf(values),
+    command: {
+      kind: 'test',
+      traces,
+      controller: controller ?? [],
+      decide,
+      onDivergence,
+      timeoutMs: intFlag('timeout', values.timeout, 100, TIMEOUT_MAX_MS) ?? 60_000,
+      ...(junit !== undefined ? { junit } : {})
+    }
+  }
+}
+
+function parseRecord (argv: string[]): ParsedCli {
+  const { values, positionals } = parse(argv, { output: { type: 'string', short: 'o' }, follow: { type: 'boolean' }, timeout: { type: 'string' } })
+  const vm = onePositional(positionals, 1, 'the VM to record (an id or a name)')
+  const output = str(values.output)
+  return {
+    globals: globalsOf(values),
+    command: {
+      kind: 'record',
+      vm,
+      follow: values.follow === true,
+      timeoutMs: intFlag('timeout', values.timeout, 100, TIMEOUT_MAX_MS) ?? 600_000,
+      ...(output !== undefined ? { output } : {})
+    }
   }
 }
 

@@ -45,13 +45,16 @@ export async function runController (opts: ControllerOptions): Promise<Controlle
   const now = opts.now ?? (() => performance.now())
   let finish!: (end: ControllerEnd) => void
   const ended = new Promise<ControllerEnd>((resolve) => { finish = resolve })
-  // A deleted VM sends nothing more, so even a follower is done.
-  const isFinal = (state: StreamVmState): boolean => state === 'deleted' || (opts.follow !== true && FINAL_STATES.has(state))
+  // A deleted VM sends nothing more, so even a follower is done. A crashed VM still holds its
+  // crash exit, pending: the controller's work ends once that is decided (kill, or reset).
+  const isFinal = (state: StreamVmState, pending: number): boolean =>
+    state === 'deleted' || (opts.follow !== true && FINAL_STATES.has(state) && !(state === 'crashed' && pending > 0))
 
   const onState = (s: StateMessage): void => {
     if (s.vm !== vm) return
     opts.onState?.(s)
-    if (isFinal(s.state)) finish({ reason: 'final', state: s.state })
+    // A crash is announced with its exit pending (docs/api.md, Lifecycle).
+    if (isFinal(s.state, s.state === 'crashed' ? 1 : 0)) finish({ reason: 'final', state: s.state })
   }
   const onRevoked = (r: { vm: string }): void => { if (r.vm === vm) finish({ reason: 'revoked' }) }
   const onAbort = (): void => finish({ reason: 'aborted' })
@@ -87,7 +90,7 @@ export async function runController (opts: ControllerOptions): Promise<Controlle
     await stream.subscribe(vm, { role: 'controller', ...(opts.takeover === true ? { takeover: true } : {}) })
     // Subscribed first, then read the state: a change in between arrives as an event.
     const info = await opts.client.getVm(vm)
-    if (isFinal(info.state)) finish({ reason: 'final', state: info.state })
+    if (isFinal(info.state, info.counters.pending)) finish({ reason: 'final', state: info.state })
     await opts.onSubscribed?.()
     const exits = stream.exits()
     for (;;) {

@@ -20,7 +20,7 @@ import { percentile, Tally } from './tally.js'
 import { resolveVm } from './vm-commands.js'
 import { attachStreamReports } from './watch.js'
 
-export type DecideCommand = Extract<Command, { kind: 'decide' }>
+export type DecideCommand = Extract<Command, { kind: 'decide' }> & { vm: string }
 
 /** A built-in policy by name, `interactive` (needs a terminal), or a JSON policy file. */
 export function loadPolicy (spec: string, read: ReadText, ask?: Ask): AsyncPolicy {

@@ -14,6 +14,10 @@ import type { Ask } from './interactive.js'
 import { terminalOutput } from './output.js'
 import type { Output } from './output.js'
 import { runServe } from './serve.js'
+import { runCheck } from './check/command.js'
+import { runRecord } from './record.js'
+import { runTest } from './replays.js'
+import { openSession } from './session.js'
 import { runVmCommand } from './vm-commands.js'
 import { runWatch } from './watch.js'
 
@@ -88,10 +92,24 @@ export async function main (argv: string[] = process.argv.slice(2), env: NodeJS.
   process.on('SIGINT', onSigint)
   try {
     switch (command.kind) {
+      case 'check':
+      case 'test': {
+        const session = await openSession(globals, env)
+        try {
+          if (command.kind === 'check') return await runCheck(session, command, out, { env, signal: abort.signal })
+          return await runTest(session, command, out, { env, signal: abort.signal })
+        } finally {
+          await session.close()
+        }
+      }
+      // A server of its own would hold no VM to record: record always talks to the named one.
+      case 'record': return await runRecord({ client, url: connection.url, token: connection.token, local: false, close: async () => {} }, command, out, { signal: abort.signal })
       case 'watch': return await runWatch(client, command, out, { signal: abort.signal })
       case 'decide': {
+        const vm = command.vm ?? (env.FAULTLINE_VM !== '' ? env.FAULTLINE_VM : undefined)
+        if (vm === undefined) throw new UsageError('missing the VM to decide for (an id, a name, or FAULTLINE_VM)')
         const ask = io === processIo ? terminalAsk(out) : undefined
-        return await runDecide(client, command, out, { read: readTextFile, ...(ask !== undefined ? { ask } : {}), signal: abort.signal })
+        return await runDecide(client, { ...command, vm }, out, { read: readTextFile, ...(ask !== undefined ? { ask } : {}), signal: abort.signal })
       }
       default: return await runVmCommand(client, command, out, readTextFile)
     }

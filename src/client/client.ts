@@ -1,13 +1,13 @@
 // FaultlineClient: one typed method per route of the v1 contract (docs/spec/api-v1.md "REST"), plus
 // stream() for the WebSocket. Every non-2xx answer throws FaultlineApiError.
-import { requestJson, seg } from './http.js'
-import type { HttpOptions, Query } from './http.js'
+import { requestJson, requestText, seg } from './http.js'
+import type { HttpOptions, Query, RequestOptions } from './http.js'
 import { ExitStream } from './stream.js'
 import type { ExitStreamOptions } from './stream.js'
 import type {
   AttributeExtent, BackingExtent, CreateVmRequest, DecisionAction, DecisionOptions,
-  ExitListOptions, ExtentPage, JournalExit, ListOptions, MemoryRangeOptions, Page, Preset, SetMemoryAttributesRequest,
-  VcpuInfo, VmAction, VmInfo
+  ExitListOptions, ExtentPage, JournalExit, ListOptions, MemoryRangeOptions, Page, Preset, ReplayOptions, ReplayView,
+  SetMemoryAttributesRequest, VcpuInfo, VmAction, VmInfo
 } from './types.js'
 
 export interface FaultlineClientOptions {
@@ -24,6 +24,9 @@ export interface FaultlineClientOptions {
 const rangeQuery = (o: MemoryRangeOptions): Query => ({ gpa: o.gpa, size: o.size, limit: o.limit, cursor: o.cursor })
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080'
+
+/** The media type of a trace file, both ways. */
+export const TRACE_MEDIA_TYPE = 'application/x-ndjson'
 
 /** Some list-like routes may answer a bare array or `{items}`; callers get the array either way. */
 const itemsOf = <T>(body: T[] | { items: T[] }): T[] => Array.isArray(body) ? body : body.items
@@ -44,7 +47,7 @@ export class FaultlineClient {
     }
   }
 
-  private async call<T> (method: string, path: string, opts: { query?: Query, body?: unknown } = {}): Promise<T> {
+  private async call<T> (method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     return await requestJson<T>(this.http, method, path, opts)
   }
 
@@ -162,6 +165,26 @@ export class FaultlineClient {
   /** POST /v1/vms/{vm}/exits/{exit}/decision; 409 FAULTLINE_EXIT_NOT_PENDING if decided already. */
   async decide (vm: string, exit: number, action: DecisionAction, opts: DecisionOptions = {}): Promise<JournalExit> {
     return await this.call('POST', `v1/vms/${seg(vm)}/exits/${seg(exit)}/decision`, { body: { action, ...opts } })
+  }
+
+  // ---- traces and replays -----------------------------------------------------------------
+
+  /** GET /v1/vms/{vm}/trace: the VM's exit trace, NDJSON (a faultline-trace/1 header, then one record a line). */
+  async trace (vm: string): Promise<string> {
+    return await requestText(this.http, 'GET', `v1/vms/${seg(vm)}/trace`, { accept: TRACE_MEDIA_TYPE })
+  }
+
+  /** POST /v1/replays: replays a trace (its NDJSON text) on a new VM; 4xx with `line` for a bad trace. */
+  async createReplay (trace: string, opts: ReplayOptions = {}): Promise<ReplayView> {
+    return await this.call('POST', 'v1/replays', {
+      query: { decide: opts.decide, on_divergence: opts.on_divergence, name: opts.name },
+      raw: { contentType: TRACE_MEDIA_TYPE, text: trace }
+    })
+  }
+
+  /** GET /v1/replays/{id} */
+  async getReplay (id: string): Promise<ReplayView> {
+    return await this.call('GET', `v1/replays/${seg(id)}`)
   }
 
   // ---- the rest --------------------------------------------------------------------------

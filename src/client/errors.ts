@@ -9,13 +9,16 @@ export class FaultlineApiError extends Error {
   readonly errno: string | undefined
   /** The HTTP reason phrase the server sent as `error`. */
   readonly error: string | undefined
-  constructor (statusCode: number, code: string, message: string, opts: { errno?: string, error?: string } = {}) {
+  /** The line of an uploaded file (a trace) the error is about, when the server names one. */
+  readonly line: number | undefined
+  constructor (statusCode: number, code: string, message: string, opts: { errno?: string, error?: string, line?: number } = {}) {
     super(message)
     this.name = 'FaultlineApiError'
     this.statusCode = statusCode
     this.code = code
     this.errno = opts.errno
     this.error = opts.error
+    this.line = opts.line
   }
 }
 

@@ -23,13 +23,27 @@ export function buildUrl (baseUrl: string, path: string, query: Query = {}): str
 /** Encodes one path segment (a VM id or name) so it cannot escape its place in the URL. */
 export const seg = (value: string | number): string => encodeURIComponent(String(value))
 
-export async function requestJson<T> (
-  http: HttpOptions, method: string, path: string, opts: { query?: Query, body?: unknown } = {}
-): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' }
+/** A body that is not JSON (a trace is NDJSON), sent as it is. */
+export interface RawBody { contentType: string, text: string }
+
+export interface RequestOptions {
+  query?: Query
+  /** Sent as JSON. */
+  body?: unknown
+  /** Sent as it is, instead of `body`. */
+  raw?: RawBody
+  accept?: string
+}
+
+/** One request; the answer's text, or FaultlineApiError for a non-2xx status. */
+export async function requestText (http: HttpOptions, method: string, path: string, opts: RequestOptions = {}): Promise<string> {
+  const headers: Record<string, string> = { accept: opts.accept ?? 'application/json' }
   if (http.token !== undefined) headers.authorization = `Bearer ${http.token}`
   let body: string | undefined
-  if (opts.body !== undefined) {
+  if (opts.raw !== undefined) {
+    headers['content-type'] = opts.raw.contentType
+    body = opts.raw.text
+  } else if (opts.body !== undefined) {
     headers['content-type'] = 'application/json'
     body = JSON.stringify(opts.body)
   }
@@ -41,6 +55,11 @@ export async function requestJson<T> (
   })
   const text = await res.text()
   if (!res.ok) throw toApiError(res.status, res.statusText, text)
+  return text
+}
+
+export async function requestJson<T> (http: HttpOptions, method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+  const text = await requestText(http, method, path, opts)
   if (text === '') return undefined as T
   return JSON.parse(text) as T
 }
@@ -56,7 +75,7 @@ export function toApiError (status: number, statusText: string, text: string): F
       typeof b.statusCode === 'number' ? b.statusCode : status,
       str(b.code) ?? `HTTP_${status}`,
       str(b.message) ?? (statusText !== '' ? statusText : `HTTP ${status}`),
-      { errno: str(b.errno), error: str(b.error) }
+      { errno: str(b.errno), error: str(b.error), ...(typeof b.line === 'number' ? { line: b.line } : {}) }
     )
   }
   return new FaultlineApiError(status, `HTTP_${status}`, text !== '' ? text.slice(0, 200) : `HTTP ${status} ${statusText}`)

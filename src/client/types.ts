@@ -51,3 +51,44 @@ export interface ExitListOptions extends ListOptions {
   /** Only exits still waiting for a decision (true), or only decided ones (false). */
   pending?: boolean
 }
+
+// Traces and replays (issue 14). The server's schemas for these are being written beside
+// this (schemas/trace.ts); until they are on main these are written from the agreed contract.
+// TODO(after the traces branch merges): alias schemas/trace.ts's types here instead.
+
+/** Who decides a replay's exits: the controller now subscribed to its VM, or the trace's decisions. */
+export type ReplayDecide = 'controller' | 'recorded'
+/** What a replay does at a divergence: stop there, go on, or go on with the recorded decision. */
+export type ReplayOnDivergence = 'stop' | 'continue' | 'use_recorded'
+export type ReplayState = 'waiting' | 'running' | 'passed' | 'diverged' | 'stopped' | 'failed'
+
+export interface ReplayOptions {
+  decide?: ReplayDecide
+  on_divergence?: ReplayOnDivergence
+  name?: string
+}
+
+/** A place where the replay did not do what the trace recorded. */
+export interface ReplayDivergence {
+  kind: 'SIMULATION_DIVERGED' | 'DECISION_DIVERGED'
+  /** The recorded exit's id. */
+  exit: number
+  seq: number
+  recorded: unknown
+  actual: unknown
+}
+
+/** POST /v1/replays, GET /v1/replays/{id}. */
+export interface ReplayView {
+  id: string
+  /** The VM the trace is replayed on: the controller under test subscribes to it. */
+  vm: string
+  state: ReplayState
+  decide: ReplayDecide
+  on_divergence: ReplayOnDivergence
+  exits: { recorded: number, replayed: number }
+  decisions: { recorded: number, compared: number }
+  divergences: ReplayDivergence[]
+  created_at: string
+  finished_at: string | null
+}

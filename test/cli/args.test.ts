@@ -64,9 +64,41 @@ void t.test('watch and decide', async (t) => {
   t.same(cmd('decide v1 --policy always-convert'), { kind: 'decide', vm: 'v1', policy: 'always-convert', takeover: false, maxRepeats: 3, follow: false })
   t.same(cmd('decide v1 --policy p.json --takeover --max-repeats 10 --follow'), { kind: 'decide', vm: 'v1', policy: 'p.json', takeover: true, maxRepeats: 10, follow: true })
   t.throws(() => cmd('decide v1'), /--policy is required/)
+  t.same(cmd('decide --policy always-convert'), { kind: 'decide', policy: 'always-convert', takeover: false, maxRepeats: 3, follow: false },
+    'no VM: FAULTLINE_VM names it')
+  t.throws(() => cmd('decide a b --policy always-convert'), /unexpected arguments: b/)
   t.throws(() => cmd('decide * --policy always-convert'), /not \*/)
   t.throws(() => cmd('watch'), /missing the VM to watch/)
   t.throws(() => cmd('frobnicate'), /unknown command: frobnicate/)
+})
+
+void t.test('check, test and record: what follows -- is the controller, never our options', async (t) => {
+  t.same(cmd('check -- node ctl.js --verbose'), { kind: 'check', controller: ['node', 'ctl.js', '--verbose'], cases: [], timeoutMs: 10000 })
+  t.same(parseCli('--url http://h:1 check --case hwpoison --case guest-crash --timeout 500 --junit j.xml -- ./ctl --url x'.split(' ')), {
+    globals: { url: 'http://h:1', json: false },
+    command: { kind: 'check', controller: ['./ctl', '--url', 'x'], cases: ['hwpoison', 'guest-crash'], timeoutMs: 500, junit: 'j.xml' }
+  })
+  t.throws(() => cmd('check'), /check needs the controller to run/)
+  t.throws(() => cmd('check --'), /check needs the controller to run/)
+  t.throws(() => cmd('check extra -- ctl'), /unexpected arguments: extra \(the controller goes after --\)/)
+  t.throws(() => cmd('check --timeout 5 -- ctl'), /--timeout takes an integer from 100/)
+
+  t.same(cmd('test traces -- ./ctl'), { kind: 'test', traces: ['traces'], controller: ['./ctl'], decide: 'controller', onDivergence: 'continue', timeoutMs: 60000 })
+  t.same(cmd('test a.ndjson b --decide recorded --on-divergence stop --timeout 1000 --junit r.xml'), {
+    kind: 'test', traces: ['a.ndjson', 'b'], controller: [], decide: 'recorded', onDivergence: 'stop', timeoutMs: 1000, junit: 'r.xml'
+  })
+  t.match(cmd('test t --on-divergence use_recorded -- c'), { onDivergence: 'use_recorded' })
+  t.throws(() => cmd('test -- ctl'), /test needs trace files or directories/)
+  t.throws(() => cmd('test t'), /test needs the controller to run .* or --decide recorded/)
+  t.throws(() => cmd('test t --decide recorded -- ctl'), /--decide recorded runs no controller/)
+  t.throws(() => cmd('test t --decide nobody -- ctl'), /--decide is controller or recorded, not "nobody"/)
+  t.throws(() => cmd('test t --on-divergence panic -- ctl'), /--on-divergence is stop, continue or use_recorded/)
+
+  t.same(cmd('record v1'), { kind: 'record', vm: 'v1', follow: false, timeoutMs: 600000 })
+  t.same(cmd('record v1 -o t.ndjson --follow --timeout 2000'), { kind: 'record', vm: 'v1', follow: true, timeoutMs: 2000, output: 't.ndjson' })
+  t.throws(() => cmd('record'), /missing the VM to record/)
+  t.throws(() => cmd('record v1 -- x'), /record runs no command: nothing may follow --/)
+  t.throws(() => cmd('-- x'), /faultline runs no command/)
 })
 
 void t.test('intFlag accepts decimal integers in range only', async (t) => {
