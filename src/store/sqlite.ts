@@ -5,11 +5,11 @@
 // is written to it, with a message naming the file.
 import { existsSync } from 'node:fs'
 import Database from 'better-sqlite3'
-import type { Store, StoreBatch, StoredEvent, StoredState, StoredVm } from './store.js'
+import type { Store, StoreBatch, StoredState, StoredVm } from './store.js'
 import { StoreError } from './store.js'
 
 /** The schema this code writes; MIGRATIONS[n] takes a database from version n to n + 1. */
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE vms (
      id TEXT PRIMARY KEY,
@@ -25,7 +25,27 @@ const MIGRATIONS: readonly string[] = [
      exit INTEGER,
      frame TEXT NOT NULL,
      PRIMARY KEY (vm, seq)
-   ) STRICT, WITHOUT ROWID;`
+   ) STRICT, WITHOUT ROWID;`,
+  // Version 1 never held a VM (nothing wrote it): its tables give way to checkpoints and logs.
+  `DROP TABLE events;
+   DROP TABLE vms;
+   CREATE TABLE meta (
+     key TEXT PRIMARY KEY,
+     value INTEGER NOT NULL
+   ) STRICT;
+   CREATE TABLE vms (
+     id TEXT PRIMARY KEY,
+     tenant TEXT NOT NULL,
+     ord INTEGER NOT NULL,
+     pos INTEGER NOT NULL,
+     checkpoint TEXT NOT NULL
+   ) STRICT;
+   CREATE TABLE log (
+     vm TEXT NOT NULL,
+     pos INTEGER NOT NULL,
+     data TEXT NOT NULL,
+     UNIQUE (vm, pos)
+   ) STRICT;`
 ]
 
 export interface SqliteOptions {
@@ -33,16 +53,11 @@ export interface SqliteOptions {
   maxPageCount?: number
 }
 
-interface EventRow { vm: string, seq: number, type: StoredEvent['type'], exit: number | null, frame: string }
-interface VmRow { id: string, tenant: string, ord: number, seq: number, state: string }
+interface VmRow { id: string, tenant: string, ord: number, pos: number, checkpoint: string }
+interface LogRow { vm: string, pos: number, data: string }
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database
-  private readonly putVm: Database.Statement
-  private readonly putEvent: Database.Statement
-  private readonly trim: Database.Statement
-  private readonly dropVm: Database.Statement
-  private readonly dropEvents: Database.Statement
   private readonly apply: (batch: StoreBatch) => void
 
   private constructor (readonly file: string, opts: SqliteOptions) {
@@ -55,23 +70,24 @@ export class SqliteStore implements Store {
     try {
       this.db.pragma('journal_mode = WAL')
       this.db.pragma('synchronous = NORMAL')
-      if (opts.maxPageCount !== undefined) this.db.pragma(`max_page_count = ${Math.floor(opts.maxPageCount)}`)
+      if (opts.maxPageCount !== undefined && opts.maxPageCount > 0) this.db.pragma(`max_page_count = ${Math.floor(opts.maxPageCount)}`)
       this.migrate()
     } catch (e) {
       this.db.close()
       if (e instanceof StoreError) throw e
       throw new StoreError(file, `cannot be prepared (${describe(e)})`)
     }
-    this.putVm = this.db.prepare('INSERT INTO vms (id, tenant, ord, seq, state) VALUES (@id, @tenant, @ord, @seq, @state) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, state = excluded.state')
-    this.putEvent = this.db.prepare('INSERT INTO events (vm, seq, type, exit, frame) VALUES (@vm, @seq, @type, @exit, @frame)')
-    this.trim = this.db.prepare('DELETE FROM events WHERE vm = ? AND seq < ?')
-    this.dropVm = this.db.prepare('DELETE FROM vms WHERE id = ?')
-    this.dropEvents = this.db.prepare('DELETE FROM events WHERE vm = ?')
+    const putCheckpoint = this.db.prepare('INSERT INTO vms (id, tenant, ord, pos, checkpoint) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET pos = excluded.pos, checkpoint = excluded.checkpoint')
+    const dropCovered = this.db.prepare('DELETE FROM log WHERE vm = ? AND pos <= ?')
+    const putLog = this.db.prepare('INSERT INTO log (vm, pos, data) VALUES (?, ?, ?)')
+    const dropVm = this.db.prepare('DELETE FROM vms WHERE id = ?')
+    const dropLog = this.db.prepare('DELETE FROM log WHERE vm = ?')
+    const putOrd = this.db.prepare("INSERT INTO meta (key, value) VALUES ('last_ord', ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)")
     this.apply = this.db.transaction((batch: StoreBatch) => {
-      for (const v of batch.vms) this.putVm.run({ id: v.id, tenant: v.tenant, ord: v.ord, seq: v.seq, state: JSON.stringify(v.state) })
-      for (const e of batch.events) this.putEvent.run({ vm: e.vm, seq: e.seq, type: e.type, exit: e.exit ?? null, frame: e.frame })
-      for (const t of batch.trims) this.trim.run(t.vm, t.belowSeq)
-      for (const id of batch.deleted) { this.dropEvents.run(id); this.dropVm.run(id) }
+      for (const c of batch.checkpoints) { putCheckpoint.run(c.vm, c.tenant, c.ord, c.pos, c.data); dropCovered.run(c.vm, c.pos) }
+      for (const l of batch.log) putLog.run(l.vm, l.pos, l.data)
+      for (const id of batch.deleted) { dropLog.run(id); dropVm.run(id) }
+      if (batch.lastOrd !== undefined) putOrd.run(batch.lastOrd)
     })
   }
 
@@ -81,15 +97,15 @@ export class SqliteStore implements Store {
   }
 
   load (): StoredState {
-    const vms = (this.db.prepare('SELECT id, tenant, ord, seq, state FROM vms ORDER BY ord').all() as VmRow[])
-      .map((r): StoredVm => ({ id: r.id, tenant: r.tenant, ord: r.ord, seq: r.seq, state: JSON.parse(r.state) as unknown }))
-    const events = new Map<string, StoredEvent[]>()
-    for (const r of this.db.prepare('SELECT vm, seq, type, exit, frame FROM events ORDER BY vm, seq').iterate() as IterableIterator<EventRow>) {
-      let list = events.get(r.vm)
-      if (list === undefined) { list = []; events.set(r.vm, list) }
-      list.push(r.exit === null ? { vm: r.vm, seq: r.seq, type: r.type, frame: r.frame } : { vm: r.vm, seq: r.seq, type: r.type, exit: r.exit, frame: r.frame })
+    const ord = this.db.prepare("SELECT value FROM meta WHERE key = 'last_ord'").pluck().get() as number | undefined
+    const vms = (this.db.prepare('SELECT id, tenant, ord, pos, checkpoint FROM vms ORDER BY ord').all() as VmRow[])
+      .map((r): StoredVm => ({ id: r.id, tenant: r.tenant, ord: r.ord, checkpoint: { pos: r.pos, data: r.checkpoint }, log: [] }))
+    const byId = new Map(vms.map(v => [v.id, v]))
+    for (const r of this.db.prepare('SELECT vm, pos, data FROM log ORDER BY vm, pos').iterate() as IterableIterator<LogRow>) {
+      // A log row without its VM cannot be written (same transaction); skipped if ever found.
+      byId.get(r.vm)?.log.push({ pos: r.pos, data: r.data })
     }
-    return { vms, events }
+    return { lastOrd: ord ?? 0, vms }
   }
 
   commit (batch: StoreBatch): void {
