@@ -32,6 +32,8 @@ export interface OutboxContext {
   scheduleFlush?: (() => void) | undefined
   /** The socket fell too far behind: the session closes it. */
   onOverflow: (buffered: number) => void
+  /** Called right before frames leave for the socket: the store commits what they tell. */
+  beforeWrite?: (() => void) | undefined
 }
 
 export interface Outbox {
@@ -67,6 +69,7 @@ class WsOutbox implements Outbox {
 
   private send (payload: Buffer): void {
     if (this.socket.readyState !== OPEN) return
+    this.ctx.beforeWrite?.()
     this.socket.send(payload, TEXT)
     const buffered = this.socket.bufferedAmount
     if (buffered > this.ctx.maxBufferedBytes) this.ctx.onOverflow(buffered)
@@ -100,6 +103,7 @@ class RawOutbox implements Outbox {
 
   writeBatch (batch: Buffer): void {
     if (this.socket.readyState !== OPEN) return
+    this.ctx.beforeWrite?.()
     this.raw.write(batch)
     this.checkBuffer()
   }
@@ -130,6 +134,8 @@ class RawOutbox implements Outbox {
 
   private readonly uncork = (): void => {
     this.corked = false
+    // Corked frames are still in this process: they leave only once committed.
+    this.ctx.beforeWrite?.()
     this.raw.uncork()
   }
 
