@@ -103,7 +103,8 @@ class RawOutbox implements Outbox {
 
   writeBatch (batch: Buffer): void {
     if (this.socket.readyState !== OPEN) return
-    this.ctx.beforeWrite?.()
+    // A corked socket commits at its uncork; an uncorked one before the bytes go.
+    if (!this.corked) this.ctx.beforeWrite?.()
     this.raw.write(batch)
     this.checkBuffer()
   }
@@ -125,9 +126,10 @@ class RawOutbox implements Outbox {
       if (this.pendingBytes > ctx.maxBufferedBytes) this.checkBuffer()
       return
     }
+    // Corked first: a batch flushed here waits for the uncork (and its commit) too.
+    if (!this.corked) { this.corked = true; this.raw.cork(); process.nextTick(this.uncork) }
     // What was batched goes first, so the socket's order never changes.
     if (this.pending.length > 0) this.flush()
-    if (!this.corked) { this.corked = true; this.raw.cork(); process.nextTick(this.uncork) }
     this.raw.write(frame)
     this.checkBuffer()
   }

@@ -48,6 +48,16 @@ void t.test('outboxes commit before frames leave: the uncork, an observer batch,
   observer.flush()
   t.same(log, ['beforeWrite', 'write'])
 
+  // A batch still waiting when the socket must write at once goes first, corked with the rest.
+  log.length = 0
+  let observing = true
+  const turning = createOutbox(socket, { ...ctx(true), observing: () => observing }, raw)
+  turning.event(event)
+  observing = false
+  turning.event(event)
+  await new Promise(resolve => process.nextTick(resolve))
+  t.same(log, ['cork', 'write', 'write', 'beforeWrite', 'uncork'])
+
   log.length = 0
   createOutbox(socket, ctx(false)).event(event)
   t.same(log, ['beforeWrite', 'send'])
