@@ -48,6 +48,8 @@ export interface ControlOptions {
   store?: Store
   /** A commit failed: nothing uncommitted may reach a client (the server exits; default: throw). */
   onStoreFailure?: (err: StoreError) => void
+  /** The least log, in bytes, folded into a new checkpoint (durable.ts; tests lower it). */
+  storeCompactBytes?: number
 }
 
 export type { DecideInput, CommitObservation }
@@ -83,7 +85,7 @@ export class Control {
     })
     this.actions = new VmActions(this.events, this.driver, this.decisions, this.scheduler)
     this.intake = new ExitIntake(this.registry, this.events, this.driver, this.decisions, this.actions, this.limits, opts.logger)
-    this.durable = opts.store === undefined ? undefined : this.recover(opts.store, opts.onStoreFailure)
+    this.durable = opts.store === undefined ? undefined : this.recover(opts.store, opts.onStoreFailure, opts.storeCompactBytes)
   }
 
   /**
@@ -92,6 +94,15 @@ export class Control {
    * changed, or with no store.
    */
   readonly commit = (): void => { this.durable?.commit() }
+
+  /**
+   * Runs `fn` once what was produced so far is committed: with a store, right after the
+   * group commit that ends this event-loop iteration; without one, at the next tick.
+   */
+  readonly afterCommit = (fn: () => void): void => {
+    if (this.durable === undefined) process.nextTick(fn)
+    else this.durable.afterCommit(fn)
+  }
 
   /** Watches each commit (the metrics plugin); nothing without a store. */
   observeCommits (fn: (o: CommitObservation) => void): void {
@@ -102,11 +113,12 @@ export class Control {
   get durableStore (): boolean { return this.durable !== undefined }
 
   /** Every VM of the store back as it was, running ones running, timers armed again. */
-  private recover (store: Store, onFailure: ((err: StoreError) => void) | undefined): Durable {
+  private recover (store: Store, onFailure: ((err: StoreError) => void) | undefined, compactBytes: number | undefined): Durable {
     const state = store.load()
     const durable = new Durable(store, {
       lastOrd: () => this.registry.lastOrd,
-      onFailure: onFailure ?? ((err) => { throw err })
+      onFailure: onFailure ?? ((err) => { throw err }),
+      ...(compactBytes !== undefined ? { minCompactBytes: compactBytes } : {})
     })
     this.registry.resume(state.lastOrd)
     const back = state.vms.map(s => recoverVm(s, this.limits, store.file))

@@ -1,15 +1,16 @@
 // The durable store's recorder: it gathers what each VM's turn produced (inputs to its core,
 // events, decisions, changed fields) and commits all of it as one transaction per
-// event-loop turn (group commit), before any socket write or response carries it. The
-// stream and REST call commit() right before they release bytes; a nextTick queued at the
-// turn's first change commits what nobody is watching. docs/storage.md says why this is
+// event-loop iteration (group commit: every turn of the iteration), before any socket
+// write or response carries it. Corked stream frames are released right after that commit
+// (afterCommit); REST and uncorked writes call commit() right before their bytes go; a
+// setImmediate queued at the iteration's first change commits what nobody is watching. docs/storage.md says why this is
 // enough for an exact recovery.
 import { performance } from 'node:perf_hooks'
 import type { Store } from '../store/store.js'
 import { StoreError, batchSize, emptyBatch } from '../store/store.js'
 import type { CoreInput } from './core-inputs.js'
 import type { VmRecorder } from './events.js'
-import { checkpointDoc, loggedEvent, recordFields } from './persisted.js'
+import { checkpointDoc, logEvent, recordFields } from './persisted.js'
 import type { LogDoc, LoggedEvent } from './persisted.js'
 import type { VmRecord } from './record.js'
 import type { ControlEvent } from './types.js'
@@ -56,8 +57,12 @@ export class Durable implements VmRecorder {
   private dirty: Tracked[] = []
   private deleted: string[] = []
   private queued = false
+  /** What waits for the next group commit (corked sockets to release). */
+  private waiting: (() => void)[] = []
   /** Closed, or failed once: nothing more is committed. */
   private stopped = false
+  /** A commit failed: what waits for a commit is never released. */
+  private failed = false
   private lastOrd = -1
   private readonly minCompact: number
   /** Called after each commit (the metrics plugin observes durations, bytes and rows). */
@@ -83,7 +88,7 @@ export class Durable implements VmRecorder {
     const t = this.touch(rec)
     if (!t.checkpointed) return
     // The decided frame does not carry ret, data, inject or reason: the exit log's record does.
-    t.events.push(loggedEvent(e, e.type === 'decided' && e.exit !== undefined ? rec.exits.get(e.exit)?.decision : undefined))
+    t.events.push(logEvent(e, e.type === 'decided' && e.exit !== undefined ? rec.exits.get(e.exit)?.decision : undefined))
   }
 
   /** Commits what this turn produced, as one transaction; nothing when nothing changed. */
@@ -120,6 +125,7 @@ export class Durable implements VmRecorder {
       this.store.commit(batch)
     } catch (e) {
       this.stopped = true
+      this.failed = true
       this.opts.onFailure(e instanceof StoreError ? e : new StoreError(this.store.file, `a commit failed (${e instanceof Error ? e.message : String(e)})`))
       return
     }
@@ -128,6 +134,12 @@ export class Durable implements VmRecorder {
       const size = batchSize(batch)
       this.observer({ seconds: (performance.now() - start) / 1000, bytes: size.bytes, rows: size.rows })
     }
+  }
+
+  /** Runs `fn` right after the group commit that ends this event-loop iteration. */
+  afterCommit (fn: () => void): void {
+    this.waiting.push(fn)
+    this.queue()
   }
 
   /** The final commit, then the store is closed; later changes are not kept. */
@@ -160,14 +172,23 @@ export class Durable implements VmRecorder {
     this.queue()
   }
 
+  /**
+   * One commit per event-loop iteration: after every I/O callback of the iteration (each
+   * socket read a turn) and the scheduler's tick, so that one transaction holds them all.
+   * Nothing waiting for it has been sent: corked frames go out in `waiting`, after it.
+   */
   private queue (): void {
     if (this.queued) return
     this.queued = true
-    process.nextTick(this.flush)
+    setImmediate(this.flush)
   }
 
   private readonly flush = (): void => {
     this.queued = false
     this.commit()
+    if (this.stopped && this.failed) return
+    const waiting = this.waiting
+    this.waiting = []
+    for (const fn of waiting) fn()
   }
 }

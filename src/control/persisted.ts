@@ -10,12 +10,17 @@ import type { CoreInput } from './core-inputs.js'
 import type { VmRecord } from './record.js'
 import type { ControlEvent } from './types.js'
 
-/** An event as kept: its seq, kind, exit id, exact frame, and for `decided` the decision. */
+/**
+ * An event as kept: its seq, kind, exit id, and its exact frame, or in a log entry what
+ * rebuilds it exactly: an exit's frame from the run that made it (the core is
+ * deterministic) and its `pending` flag `p`; a decided frame from its decision `d`.
+ */
 export interface LoggedEvent {
   s: number
   t: ControlEvent['type']
   x?: number
-  f: string
+  f?: string
+  p?: boolean
   d?: DecisionRecord
 }
 
@@ -62,11 +67,23 @@ export function recordFields (rec: VmRecord): RecordFields {
   }
 }
 
-export function loggedEvent (e: ControlEvent, d?: DecisionRecord | null): LoggedEvent {
+/** An event with its frame (a checkpoint's journal). */
+export function loggedEvent (e: ControlEvent): LoggedEvent {
   const out: LoggedEvent = { s: e.seq, t: e.type, f: e.frame }
   if (e.exit !== undefined) out.x = e.exit
-  if (d !== undefined && d !== null) out.d = d
   return out
+}
+
+const PENDING_END = '"pending":true}'
+
+/**
+ * An event for a log entry: exits and decisions without their frames (most of a turn's
+ * bytes), which recovery rebuilds; `d` is the exit log's record of a decided exit.
+ */
+export function logEvent (e: ControlEvent, d: DecisionRecord | null | undefined): LoggedEvent {
+  if (e.type === 'exit' && e.exit !== undefined) return { s: e.seq, t: 'exit', x: e.exit, p: e.frame.endsWith(PENDING_END) }
+  if (e.type === 'decided' && e.exit !== undefined && d !== undefined && d !== null) return { s: e.seq, t: 'decided', x: e.exit, d }
+  return loggedEvent(e)
 }
 
 export function checkpointDoc (rec: VmRecord): CheckpointDoc {

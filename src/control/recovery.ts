@@ -10,6 +10,7 @@ import type { StoredVm } from '../store/store.js'
 import { StoreError } from '../store/store.js'
 import { applyInput } from './core-inputs.js'
 import { ExitLog } from './exit-log.js'
+import { decidedFrame, exitMessage } from './frames.js'
 import { EventJournal } from './journal.js'
 import type { CheckpointDoc, LogDoc, LoggedEvent, RecordFields } from './persisted.js'
 import type { VmRecord } from './record.js'
@@ -65,7 +66,7 @@ function rebuild (s: StoredVm, limits: Limits): Recovered {
     rec.journal.append(e)
   }
   for (const x of cp.exits) {
-    const event = bySeq.get(x.s) ?? controlEvent(rec, { s: x.s, t: 'exit', x: x.x, f: x.f as string })
+    const event = bySeq.get(x.s) ?? controlEvent(rec, { s: x.s, t: 'exit', x: x.x, f: x.f ?? '' })
     rec.exits.set(x.x, { event, decision: x.d })
   }
   let fields: RecordFields = cp.r
@@ -73,9 +74,14 @@ function rebuild (s: StoredVm, limits: Limits): Recovered {
   for (const entry of s.log) {
     logBytes += entry.data.length
     const doc = JSON.parse(entry.data) as LogDoc
-    for (const i of doc.i) applyInput(vm, i)
+    // The exits this turn's runs make again, for the frames the log leaves out.
+    const made = new Map<number, ExitRecord>()
+    for (const i of doc.i) {
+      const r = applyInput(vm, i)
+      if (r?.kind === 'exit') made.set(r.exit.exit, r.exit)
+    }
     for (const l of doc.e) {
-      const e = controlEvent(rec, l)
+      const e = controlEvent(rec, l, made)
       if (e.type === 'exit' && e.exit !== undefined) {
         // As the exit intake does it: logged and trimmed before the journal has it.
         rec.exits.set(e.exit, { event: e, decision: null })
@@ -105,8 +111,16 @@ function rebuild (s: StoredVm, limits: Limits): Recovered {
   return { rec, pos: s.log.at(-1)?.pos ?? s.checkpoint.pos, checkpointBytes: s.checkpoint.data.length, logBytes }
 }
 
-function controlEvent (rec: VmRecord, l: LoggedEvent): ControlEvent {
-  const e: ControlEvent = { vm: rec.id, tenant: rec.tenant, seq: l.s, type: l.t, frame: l.f }
+/** The event as it was published: its frame kept, or built again exactly as live. */
+function controlEvent (rec: VmRecord, l: LoggedEvent, made?: Map<number, ExitRecord>): ControlEvent {
+  const e: ControlEvent = { vm: rec.id, tenant: rec.tenant, seq: l.s, type: l.t, frame: l.f ?? frameOf(rec, l, made) }
   if (l.x !== undefined) e.exit = l.x
   return e
+}
+
+function frameOf (rec: VmRecord, l: LoggedEvent, made: Map<number, ExitRecord> | undefined): string {
+  if (l.t === 'decided' && l.x !== undefined && l.d !== undefined) return decidedFrame(rec.id, l.x, l.s, l.d.action, l.d.by)
+  const r = l.x === undefined ? undefined : made?.get(l.x)
+  if (l.t !== 'exit' || r === undefined) throw new Error(`event ${l.s} has no frame and nothing to rebuild it from`)
+  return JSON.stringify(exitMessage(rec.id, l.s, r, l.p === true))
 }

@@ -40,11 +40,13 @@ const MIGRATIONS: readonly string[] = [
      pos INTEGER NOT NULL,
      checkpoint TEXT NOT NULL
    ) STRICT;
+   -- Appended in commit order with no index: one commit writes a few contiguous pages
+   -- (an index on vm would touch one page per VM). Each VM's row ids are kept in memory.
    CREATE TABLE log (
+     id INTEGER PRIMARY KEY,
      vm TEXT NOT NULL,
      pos INTEGER NOT NULL,
-     data TEXT NOT NULL,
-     UNIQUE (vm, pos)
+     data TEXT NOT NULL
    ) STRICT;`
 ]
 
@@ -54,11 +56,16 @@ export interface SqliteOptions {
 }
 
 interface VmRow { id: string, tenant: string, ord: number, pos: number, checkpoint: string }
-interface LogRow { vm: string, pos: number, data: string }
+interface LogRow { id: number, vm: string, pos: number, data: string }
+
+/** A VM's log rows in the file: their ids and positions, ascending; `last` the last position used. */
+interface Rows { ids: number[], pos: number[], last: number }
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database
-  private readonly apply: (batch: StoreBatch) => void
+  private readonly apply: (batch: StoreBatch, undo: (() => void)[]) => void
+  /** Every VM's log rows, so that compaction and deletion need no index. */
+  private readonly rows = new Map<string, Rows>()
 
   private constructor (readonly file: string, opts: SqliteOptions) {
     if (existsSync(file)) inspect(file)
@@ -70,6 +77,7 @@ export class SqliteStore implements Store {
     try {
       this.db.pragma('journal_mode = WAL')
       this.db.pragma('synchronous = NORMAL')
+      this.db.pragma('wal_autocheckpoint = 16384')
       if (opts.maxPageCount !== undefined && opts.maxPageCount > 0) this.db.pragma(`max_page_count = ${Math.floor(opts.maxPageCount)}`)
       this.migrate()
     } catch (e) {
@@ -78,15 +86,50 @@ export class SqliteStore implements Store {
       throw new StoreError(file, `cannot be prepared (${describe(e)})`)
     }
     const putCheckpoint = this.db.prepare('INSERT INTO vms (id, tenant, ord, pos, checkpoint) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET pos = excluded.pos, checkpoint = excluded.checkpoint')
-    const dropCovered = this.db.prepare('DELETE FROM log WHERE vm = ? AND pos <= ?')
+    const dropRow = this.db.prepare('DELETE FROM log WHERE id = ?')
     const putLog = this.db.prepare('INSERT INTO log (vm, pos, data) VALUES (?, ?, ?)')
     const dropVm = this.db.prepare('DELETE FROM vms WHERE id = ?')
-    const dropLog = this.db.prepare('DELETE FROM log WHERE vm = ?')
     const putOrd = this.db.prepare("INSERT INTO meta (key, value) VALUES ('last_ord', ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)")
-    this.apply = this.db.transaction((batch: StoreBatch) => {
-      for (const c of batch.checkpoints) { putCheckpoint.run(c.vm, c.tenant, c.ord, c.pos, c.data); dropCovered.run(c.vm, c.pos) }
-      for (const l of batch.log) putLog.run(l.vm, l.pos, l.data)
-      for (const id of batch.deleted) { dropLog.run(id); dropVm.run(id) }
+    this.apply = this.db.transaction((batch: StoreBatch, undo: (() => void)[]) => {
+      // The in-memory rows change with the file; `undo` puts them back if the transaction
+      // rolls back.
+      const rowsOf = (vm: string): Rows => {
+        let r = this.rows.get(vm)
+        if (r === undefined) {
+          const fresh: Rows = { ids: [], pos: [], last: -1 }
+          this.rows.set(vm, fresh)
+          undo.push(() => { this.rows.delete(vm) })
+          r = fresh
+        }
+        return r
+      }
+      for (const c of batch.checkpoints) {
+        putCheckpoint.run(c.vm, c.tenant, c.ord, c.pos, c.data)
+        const r = rowsOf(c.vm)
+        let k = 0
+        while (k < r.pos.length && (r.pos[k] as number) <= c.pos) dropRow.run(r.ids[k++])
+        const ids = r.ids.splice(0, k)
+        const pos = r.pos.splice(0, k)
+        const last = r.last
+        r.last = Math.max(r.last, c.pos)
+        undo.push(() => { r.ids.unshift(...ids); r.pos.unshift(...pos); r.last = last })
+      }
+      for (const l of batch.log) {
+        const r = rowsOf(l.vm)
+        if (r.last < 0) throw new Error(`log entry ${l.vm}/${l.pos} has no checkpoint`)
+        if (l.pos <= r.last) throw new Error(`log entry ${l.vm}/${l.pos} reuses a position (last ${r.last})`)
+        const last = r.last
+        r.ids.push(Number(putLog.run(l.vm, l.pos, l.data).lastInsertRowid))
+        r.pos.push(l.pos)
+        r.last = l.pos
+        undo.push(() => { r.ids.pop(); r.pos.pop(); r.last = last })
+      }
+      for (const id of batch.deleted) {
+        const r = this.rows.get(id)
+        for (const row of r?.ids ?? []) dropRow.run(row)
+        dropVm.run(id)
+        if (r !== undefined) { this.rows.delete(id); undo.push(() => { this.rows.set(id, r) }) }
+      }
       if (batch.lastOrd !== undefined) putOrd.run(batch.lastOrd)
     })
   }
@@ -101,17 +144,29 @@ export class SqliteStore implements Store {
     const vms = (this.db.prepare('SELECT id, tenant, ord, pos, checkpoint FROM vms ORDER BY ord').all() as VmRow[])
       .map((r): StoredVm => ({ id: r.id, tenant: r.tenant, ord: r.ord, checkpoint: { pos: r.pos, data: r.checkpoint }, log: [] }))
     const byId = new Map(vms.map(v => [v.id, v]))
-    for (const r of this.db.prepare('SELECT vm, pos, data FROM log ORDER BY vm, pos').iterate() as IterableIterator<LogRow>) {
-      // A log row without its VM cannot be written (same transaction); skipped if ever found.
-      byId.get(r.vm)?.log.push({ pos: r.pos, data: r.data })
+    this.rows.clear()
+    for (const v of vms) this.rows.set(v.id, { ids: [], pos: [], last: v.checkpoint.pos })
+    // Rows were appended in commit order, so each VM's come in position order.
+    for (const r of this.db.prepare('SELECT id, vm, pos, data FROM log ORDER BY id').iterate() as IterableIterator<LogRow>) {
+      const v = byId.get(r.vm)
+      const rows = this.rows.get(r.vm)
+      // A row without its VM, or one its checkpoint covers, cannot be written (same
+      // transaction); skipped if ever found.
+      if (v === undefined || rows === undefined || r.pos <= v.checkpoint.pos) continue
+      v.log.push({ pos: r.pos, data: r.data })
+      rows.ids.push(r.id)
+      rows.pos.push(r.pos)
+      rows.last = r.pos
     }
     return { lastOrd: ord ?? 0, vms }
   }
 
   commit (batch: StoreBatch): void {
+    const undo: (() => void)[] = []
     try {
-      this.apply(batch)
+      this.apply(batch, undo)
     } catch (e) {
+      for (let k = undo.length - 1; k >= 0; k--) (undo[k] as () => void)()
       // The transaction rolled back: nothing of the batch is in the file.
       throw new StoreError(this.file, `a commit failed and was rolled back (${describe(e)})`)
     }

@@ -34,6 +34,11 @@ export interface OutboxContext {
   onOverflow: (buffered: number) => void
   /** Called right before frames leave for the socket: the store commits what they tell. */
   beforeWrite?: (() => void) | undefined
+  /**
+   * Runs `fn` once everything produced so far is committed (the store groups the commits of
+   * a whole event-loop iteration); corked frames are released by it. Default: next tick.
+   */
+  afterCommit?: ((fn: () => void) => void) | undefined
 }
 
 export interface Outbox {
@@ -127,7 +132,12 @@ class RawOutbox implements Outbox {
       return
     }
     // Corked first: a batch flushed here waits for the uncork (and its commit) too.
-    if (!this.corked) { this.corked = true; this.raw.cork(); process.nextTick(this.uncork) }
+    if (!this.corked) {
+      this.corked = true
+      this.raw.cork()
+      if (this.ctx.afterCommit === undefined) process.nextTick(this.uncork)
+      else this.ctx.afterCommit(this.uncork)
+    }
     // What was batched goes first, so the socket's order never changes.
     if (this.pending.length > 0) this.flush()
     this.raw.write(frame)

@@ -95,7 +95,8 @@ export class Session {
       observing: () => this.controls === 0,
       scheduleFlush: scheduleFlush === undefined ? undefined : () => { scheduleFlush(this) },
       onOverflow: (buffered) => { this.tooSlow(buffered) },
-      beforeWrite: ctx.control.commit
+      beforeWrite: ctx.control.commit,
+      afterCommit: ctx.control.afterCommit
     }, raw)
   }
 

@@ -1,7 +1,7 @@
 // The commit point: nothing leaves the process before the store holds it. Frames of the
 // stream are committed right before they are released (the uncork, an observer's batch, a
 // ws send); a REST response right before it is written; changes nobody watches at the end
-// of their turn. And /metrics counts the commits.
+// of their event-loop iteration. And /metrics counts the commits.
 import t from 'tap'
 import type { ServerResponse } from 'node:http'
 import { Control } from '../../src/control/index.js'
@@ -63,20 +63,26 @@ void t.test('outboxes commit before frames leave: the uncork, an observer batch,
   t.same(log, ['beforeWrite', 'send'])
 })
 
-void t.test('changes nobody watches are committed at the end of their turn, one transaction for the turn', async t => {
+void t.test('changes nobody watches are committed at the end of their event-loop iteration, one transaction for all of it', async t => {
   const log: string[] = []
   const c = new Control({ store: new LoggedStore(log) })
   t.teardown(() => { c.close() })
   const id = c.createVm(opA, { type: 'tdx', vcpus: 1, memory: { size_mib: 16 }, program: [] }).id
   c.setMemoryAttributes(opA, id, { address: 0, size: 4096, attributes: 0, flags: 0 })
-  t.same(log, [], 'nothing yet: the turn is not over')
-  await new Promise(resolve => process.nextTick(resolve))
+  t.same(log, [], 'nothing yet: the iteration is not over')
+  await new Promise(resolve => setImmediate(resolve))
   t.same(log, ['commit 1'], 'the new VM as one checkpoint')
   c.setMemoryAttributes(opA, id, { address: 8192, size: 4096, attributes: 0, flags: 0 })
   c.poison(opA, id, 16384)
   c.commit()
   c.commit()
   t.same(log, ['commit 1', 'commit 1'], 'two changes, one log entry; a commit with nothing to do writes nothing')
+  // Corked frames wait for the iteration's commit: released right after it, never before.
+  c.injectInterrupt(opA, id, 0)
+  c.afterCommit(() => { log.push('released') })
+  t.same(log.slice(2), [])
+  await new Promise(resolve => setImmediate(resolve))
+  t.same(log.slice(2), ['commit 1', 'released'])
 })
 
 void t.test('a REST response is written after the commit of what it reports; /metrics counts commits', async t => {

@@ -11,6 +11,8 @@ import { settle } from '../helper.js'
 import { admin, opA, opB } from '../control/fixtures.js'
 
 const LIMITS = { journalEvents: 40, journalBytes: 1 << 20 }
+/** Small, so that VMs are compacted within the test. */
+const COMPACT = 4096
 
 /** Everything a client can ask about every VM, in one comparable value. */
 function observe (c: Control): unknown[] {
@@ -51,7 +53,7 @@ function decideSome (c: Control, vms: string[], n: number): void {
 
 void t.test('a restarted control holds every VM exactly as the last commit left it', async t => {
   const store = new MemoryStore()
-  const a = new Control({ limits: LIMITS, store })
+  const a = new Control({ limits: LIMITS, store, storeCompactBytes: COMPACT })
   t.teardown(() => { a.close() })
   const ids: string[] = []
   ids.push(a.createVm(opA, { type: 'tdx', vcpus: 2, preset: 'conversion-storm', seed: 3, name: 'storm', autostart: true, policy: { decision_timeout_ms: 600_000, on_timeout: 'resume', rules: [{ reason: 'KVM_EXIT_HYPERCALL', action: 'convert' }] } }).id)
@@ -80,7 +82,7 @@ void t.test('a restarted control holds every VM exactly as the last commit left 
   t.ok(kept.some(v => v.log.length > 0), 'some VMs come back through their log')
   t.ok(kept.some(v => v.checkpoint.pos > 0), 'some VMs were compacted into a later checkpoint')
 
-  const b = new Control({ limits: LIMITS, store })
+  const b = new Control({ limits: LIMITS, store, storeCompactBytes: COMPACT })
   t.teardown(() => { b.close() })
   const after = observe(b)
   t.same(after, before, 'views, exits and decisions, journals, pending exits, vCPUs, memory')
@@ -99,7 +101,7 @@ void t.test('a restarted control holds every VM exactly as the last commit left 
 /** Exits of a 1-vCPU VM, decided as they come by a fixed rule, until `count`; `restartAt` restarts control/ then. */
 async function run (count: number, restartAt: number | null): Promise<string[]> {
   const store = new MemoryStore()
-  let c = new Control({ limits: LIMITS, store })
+  let c = new Control({ limits: LIMITS, store, storeCompactBytes: COMPACT })
   const id = c.createVm(opA, { type: 'tdx', vcpus: 1, preset: 'conversion-storm', seed: 11, autostart: true }).id
   const frames: string[] = []
   let unsub = c.subscribe({ vm: id }, (e: ControlEvent) => { if (e.type === 'exit') frames.push(e.frame.replaceAll(id, 'VM')) })
@@ -110,7 +112,7 @@ async function run (count: number, restartAt: number | null): Promise<string[]> 
       c.commit()
       unsub()
       c.close()
-      c = new Control({ limits: LIMITS, store })
+      c = new Control({ limits: LIMITS, store, storeCompactBytes: COMPACT })
       unsub = c.subscribe({ vm: id }, (e: ControlEvent) => { if (e.type === 'exit') frames.push(e.frame.replaceAll(id, 'VM')) })
     }
     for (const e of c.pendingExitEvents(opA, id)) {
