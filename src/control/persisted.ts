@@ -1,5 +1,5 @@
 // The documents the store keeps for a VM (docs/storage.md): a checkpoint (the whole record
-// at a moment) and, per event-loop turn after it, a log entry (the inputs to its core, its
+// at a moment) and, per commit after it, a log entry (the inputs to its core, its
 // events with the decisions they carry, and its small changing fields). Plain JSON; the
 // store never looks inside.
 import type { VmState } from '../../schemas/common.js'

@@ -1,12 +1,12 @@
 // What faultline keeps across a restart, behind one small interface. Per VM: a checkpoint
 // (its control record, the core's snapshot, its kept journal and exit log, as one document)
-// and a log of what followed it (per event-loop turn: the inputs to its core, its events,
+// and a log of what followed it (per commit: the inputs to its core, its events,
 // the decisions they carry, its small changing fields). Recovery is the checkpoint plus the
 // log re-applied (docs/storage.md). The embedded default is SQLite (sqlite.ts); the
 // in-memory one (memory.ts) serves unit tests; a JetStream one could keep the same shapes
 // (a VM's log as a subject, its checkpoint as a KV entry).
 //
-// Writes come in batches: everything one event-loop turn produced, committed as one
+// Writes come in batches: everything one event-loop iteration produced, committed as one
 // transaction before any socket or response carries it (group commit). A batch is all or
 // nothing. The store never interprets the documents: they are control/'s.
 
@@ -21,7 +21,7 @@ export interface StoredCheckpoint {
   data: string
 }
 
-/** One turn of one VM, after its checkpoint; positions only grow, never reused. */
+/** One commit of one VM, after its checkpoint; positions only grow, never reused. */
 export interface StoredLogEntry {
   vm: string
   pos: number
@@ -31,7 +31,7 @@ export interface StoredLogEntry {
 export interface StoreBatch {
   /** New or replacing checkpoints (a VM's first, or a compaction). */
   checkpoints: StoredCheckpoint[]
-  /** Log entries appended this turn, in position order per VM. */
+  /** Log entries appended by this commit, in position order per VM. */
   log: StoredLogEntry[]
   /** VMs deleted: their checkpoint and log go. */
   deleted: string[]
