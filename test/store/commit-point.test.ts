@@ -7,6 +7,7 @@ import type { ServerResponse } from 'node:http'
 import { Control } from '../../src/control/index.js'
 import { localServer } from '../../src/local-server.js'
 import { MemoryStore } from '../../src/store/memory.js'
+import { StoreError } from '../../src/store/store.js'
 import type { StoreBatch } from '../../src/store/store.js'
 import { createOutbox } from '../../src/stream/outbox.js'
 import type { OutboxContext, OutboxSocket } from '../../src/stream/outbox.js'
@@ -101,4 +102,25 @@ void t.test('a REST response is written after the commit of what it reports; /me
   t.match(metrics, /faultline_store_commit_duration_seconds_count 1\n/)
   t.match(metrics, /faultline_store_commit_rows_total 1\n/)
   t.match(metrics, /faultline_store_commit_bytes_total [1-9]\d*\n/)
+})
+
+void t.test('a failed commit: the failure handler hears it, and nothing waiting for the commit is released', async t => {
+  const log: string[] = []
+  const store = new LoggedStore(log)
+  const failures: StoreError[] = []
+  const c = new Control({ store, onStoreFailure: (err) => { failures.push(err) } })
+  t.teardown(() => { c.close() })
+  const id = c.createVm(opA, { type: 'tdx', vcpus: 1, memory: { size_mib: 16 }, program: [] }).id
+  c.commit()
+  store.commit = () => { throw new Error('SQLITE_FULL: database or disk is full') }
+  c.injectInterrupt(opA, id, 0)
+  c.afterCommit(() => { log.push('released') })
+  await new Promise(resolve => setImmediate(resolve))
+  t.equal(failures.length, 1)
+  t.type(failures[0], StoreError)
+  t.match(failures[0]?.message, /SQLITE_FULL/)
+  t.notOk(log.includes('released'), 'corked frames stay corked (the server exits)')
+  c.injectInterrupt(opA, id, 0)
+  c.commit()
+  t.equal(failures.length, 1, 'nothing more is committed after a failure')
 })
