@@ -55,7 +55,7 @@ export interface StoredState {
 }
 
 export interface Store {
-  /** Everything kept, for recovery at start. */
+  /** Everything kept, for recovery at start: called once, before any commit. */
   load (): StoredState
   /** One transaction: all of the batch, or (on an error, thrown) none of it. */
   commit (batch: StoreBatch): void

@@ -2,11 +2,16 @@
 // holds every VM as it was (views, exits with their decisions, the kept journal, memory,
 // vCPUs, pending exits), and a VM that runs on after the restart makes exactly the exits an
 // uninterrupted run makes with the same decisions. The crash itself is test/store/crash.test.ts.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
 import { Control } from '../../src/control/index.js'
 import type { ControlEvent } from '../../src/control/index.js'
 import { FaultlineError } from '../../src/errors.js'
 import { MemoryStore } from '../../src/store/memory.js'
+import { SqliteStore } from '../../src/store/sqlite.js'
+import type { Store } from '../../src/store/store.js'
 import { settle } from '../helper.js'
 import { admin, opA, opB } from '../control/fixtures.js'
 
@@ -51,9 +56,21 @@ function decideSome (c: Control, vms: string[], n: number): void {
   }
 }
 
-void t.test('a restarted control holds every VM exactly as the last commit left it', async t => {
-  const store = new MemoryStore()
-  const a = new Control({ limits: LIMITS, store, storeCompactBytes: COMPACT })
+/** The store to restart from: the same memory, or the same file opened again. */
+const STORES: Array<[string, (t: Teardown) => () => Store]> = [
+  ['memory', () => { const m = new MemoryStore(); return () => m }],
+  ['sqlite', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'faultline-recovery-'))
+    t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+    return () => SqliteStore.open(join(dir, 'faultline.db'))
+  }]
+]
+interface Teardown { teardown: (fn: () => void) => void }
+
+for (const [kind, storeFor] of STORES) {
+void t.test(`${kind}: a restarted control holds every VM exactly as the last commit left it`, async t => {
+  const open = storeFor(t)
+  const a = new Control({ limits: LIMITS, store: open(), storeCompactBytes: COMPACT })
   t.teardown(() => { a.close() })
   const ids: string[] = []
   ids.push(a.createVm(opA, { type: 'tdx', vcpus: 2, preset: 'conversion-storm', seed: 3, name: 'storm', autostart: true, policy: { decision_timeout_ms: 600_000, on_timeout: 'resume', rules: [{ reason: 'KVM_EXIT_HYPERCALL', action: 'convert' }] } }).id)
@@ -78,11 +95,13 @@ void t.test('a restarted control holds every VM exactly as the last commit left 
   a.commit()
   const before = observe(a)
   a.close()
-  const kept = store.load().vms
+  const look = open()
+  const kept = look.load().vms
+  look.close()
   t.ok(kept.some(v => v.log.length > 0), 'some VMs come back through their log')
   t.ok(kept.some(v => v.checkpoint.pos > 0), 'some VMs were compacted into a later checkpoint')
 
-  const b = new Control({ limits: LIMITS, store, storeCompactBytes: COMPACT })
+  const b = new Control({ limits: LIMITS, store: open(), storeCompactBytes: COMPACT })
   t.teardown(() => { b.close() })
   const after = observe(b)
   t.same(after, before, 'views, exits and decisions, journals, pending exits, vCPUs, memory')
@@ -97,6 +116,7 @@ void t.test('a restarted control holds every VM exactly as the last commit left 
   const v = b.getVm(admin, ids[1] as string)
   t.equal(v.seq, (before[1] as { view: { seq: number } }).view.seq)
 })
+}
 
 /** Exits of a 1-vCPU VM, decided as they come by a fixed rule, until `count`; `restartAt` restarts control/ then. */
 async function run (count: number, restartAt: number | null): Promise<string[]> {
