@@ -68,54 +68,54 @@ const STORES: Array<[string, (t: Teardown) => () => Store]> = [
 interface Teardown { teardown: (fn: () => void) => void }
 
 for (const [kind, storeFor] of STORES) {
-void t.test(`${kind}: a restarted control holds every VM exactly as the last commit left it`, async t => {
-  const open = storeFor(t)
-  const a = new Control({ limits: LIMITS, store: open(), storeCompactBytes: COMPACT })
-  t.teardown(() => { a.close() })
-  const ids: string[] = []
-  ids.push(a.createVm(opA, { type: 'tdx', vcpus: 2, preset: 'conversion-storm', seed: 3, name: 'storm', autostart: true, policy: { decision_timeout_ms: 600_000, on_timeout: 'resume', rules: [{ reason: 'KVM_EXIT_HYPERCALL', action: 'convert' }] } }).id)
-  ids.push(a.createVm(opA, { type: 'snp', vcpus: 1, preset: 'snp-boot', autostart: true }).id)
-  ids.push(a.createVm(opB, { type: 'sw_protected', vcpus: 1, preset: 'hwpoison', autostart: true }).id)
-  ids.push(a.createVm(opB, { type: 'default', vcpus: 3, preset: 'io-heavy', autostart: true }).id)
-  // Never decided: its one exit is pending at the restart whatever the timing.
-  const waiting = a.createVm(opA, { type: 'snp', vcpus: 2, memory: { size_mib: 16 }, program: [{ op: 'out', port: 0x80, size: 1, value: 7 }], autostart: true, policy: { decision_timeout_ms: 600_000, on_timeout: 'kill' } }).id
-  const frag = a.createVm(opA, { type: 'tdx', vcpus: 1, memory: { size_mib: 64 }, program: [] }).id
-  const gone = a.createVm(opA, { type: 'tdx', vcpus: 1, memory: { size_mib: 16 }, program: [] }).id
-  // A fragmented attribute map: every other page shared, thousands of extents.
-  for (let p = 0; p < 6000; p += 2) a.setMemoryAttributes(opA, frag, { address: p * 4096, size: 4096, attributes: 0, flags: 0 })
-  a.poison(opA, frag, 4096)
-  a.injectInterrupt(opA, frag, 0)
-  for (let round = 0; round < 30; round++) {
+  void t.test(`${kind}: a restarted control holds every VM exactly as the last commit left it`, async t => {
+    const open = storeFor(t)
+    const a = new Control({ limits: LIMITS, store: open(), storeCompactBytes: COMPACT })
+    t.teardown(() => { a.close() })
+    const ids: string[] = []
+    ids.push(a.createVm(opA, { type: 'tdx', vcpus: 2, preset: 'conversion-storm', seed: 3, name: 'storm', autostart: true, policy: { decision_timeout_ms: 600_000, on_timeout: 'resume', rules: [{ reason: 'KVM_EXIT_HYPERCALL', action: 'convert' }] } }).id)
+    ids.push(a.createVm(opA, { type: 'snp', vcpus: 1, preset: 'snp-boot', autostart: true }).id)
+    ids.push(a.createVm(opB, { type: 'sw_protected', vcpus: 1, preset: 'hwpoison', autostart: true }).id)
+    ids.push(a.createVm(opB, { type: 'default', vcpus: 3, preset: 'io-heavy', autostart: true }).id)
+    // Never decided: its one exit is pending at the restart whatever the timing.
+    const waiting = a.createVm(opA, { type: 'snp', vcpus: 2, memory: { size_mib: 16 }, program: [{ op: 'out', port: 0x80, size: 1, value: 7 }], autostart: true, policy: { decision_timeout_ms: 600_000, on_timeout: 'kill' } }).id
+    const frag = a.createVm(opA, { type: 'tdx', vcpus: 1, memory: { size_mib: 64 }, program: [] }).id
+    const gone = a.createVm(opA, { type: 'tdx', vcpus: 1, memory: { size_mib: 16 }, program: [] }).id
+    // A fragmented attribute map: every other page shared, thousands of extents.
+    for (let p = 0; p < 6000; p += 2) a.setMemoryAttributes(opA, frag, { address: p * 4096, size: 4096, attributes: 0, flags: 0 })
+    a.poison(opA, frag, 4096)
+    a.injectInterrupt(opA, frag, 0)
+    for (let round = 0; round < 30; round++) {
+      await settle(3)
+      decideSome(a, ids, round % 3)
+    }
+    a.act(opB, ids[3] as string, 'pause')
+    a.deleteVm(opA, gone)
     await settle(3)
-    decideSome(a, ids, round % 3)
-  }
-  a.act(opB, ids[3] as string, 'pause')
-  a.deleteVm(opA, gone)
-  await settle(3)
-  a.commit()
-  const before = observe(a)
-  a.close()
-  const look = open()
-  const kept = look.load().vms
-  look.close()
-  t.ok(kept.some(v => v.log.length > 0), 'some VMs come back through their log')
-  t.ok(kept.some(v => v.checkpoint.pos > 0), 'some VMs were compacted into a later checkpoint')
+    a.commit()
+    const before = observe(a)
+    a.close()
+    const look = open()
+    const kept = look.load().vms
+    look.close()
+    t.ok(kept.some(v => v.log.length > 0), 'some VMs come back through their log')
+    t.ok(kept.some(v => v.checkpoint.pos > 0), 'some VMs were compacted into a later checkpoint')
 
-  const b = new Control({ limits: LIMITS, store: open(), storeCompactBytes: COMPACT })
-  t.teardown(() => { b.close() })
-  const after = observe(b)
-  t.same(after, before, 'views, exits and decisions, journals, pending exits, vCPUs, memory')
-  t.ok((before[5] as { attributes: { extents: unknown[] } }).attributes.extents.length >= 3000, 'thousands of extents came back')
-  t.notOk(b.vmExists(admin, gone), 'a deleted VM stays deleted')
-  t.equal(b.pendingExitEvents(admin, waiting).length, 2, 'pending exits came back pending')
-  t.equal(b.getVm(admin, waiting).policy.decision_timeout_ms, 600_000)
-  // Creation numbers go on from where they were: a new VM lists last.
-  const fresh = b.createVm(opA, { type: 'tdx', vcpus: 1, memory: { size_mib: 16 }, program: [] }).id
-  t.equal(b.listVms(admin, { limit: 1000 }).items.at(-1)?.id, fresh)
-  // A restart adds no event: the next seq follows the last one a client saw.
-  const v = b.getVm(admin, ids[1] as string)
-  t.equal(v.seq, (before[1] as { view: { seq: number } }).view.seq)
-})
+    const b = new Control({ limits: LIMITS, store: open(), storeCompactBytes: COMPACT })
+    t.teardown(() => { b.close() })
+    const after = observe(b)
+    t.same(after, before, 'views, exits and decisions, journals, pending exits, vCPUs, memory')
+    t.ok((before[5] as { attributes: { extents: unknown[] } }).attributes.extents.length >= 3000, 'thousands of extents came back')
+    t.notOk(b.vmExists(admin, gone), 'a deleted VM stays deleted')
+    t.equal(b.pendingExitEvents(admin, waiting).length, 2, 'pending exits came back pending')
+    t.equal(b.getVm(admin, waiting).policy.decision_timeout_ms, 600_000)
+    // Creation numbers go on from where they were: a new VM lists last.
+    const fresh = b.createVm(opA, { type: 'tdx', vcpus: 1, memory: { size_mib: 16 }, program: [] }).id
+    t.equal(b.listVms(admin, { limit: 1000 }).items.at(-1)?.id, fresh)
+    // A restart adds no event: the next seq follows the last one a client saw.
+    const v = b.getVm(admin, ids[1] as string)
+    t.equal(v.seq, (before[1] as { view: { seq: number } }).view.seq)
+  })
 }
 
 /** Exits of a 1-vCPU VM, decided as they come by a fixed rule, until `count`; `restartAt` restarts control/ then. */
