@@ -10,7 +10,9 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import t from 'tap'
 import WebSocket from 'ws'
-import { SCHEMA_VERSION } from '../../src/store/sqlite.js'
+import { Control } from '../../src/control/index.js'
+import { SCHEMA_VERSION, SqliteStore } from '../../src/store/sqlite.js'
+import { admin } from '../control/fixtures.js'
 import { plainEnv } from '../child-env.js'
 import { CHILD_TOKEN, startChild, stopChild } from '../e2e/child-server.js'
 
@@ -100,6 +102,11 @@ void t.test('a full disk mid-run: exit 74 naming the file; the restart has every
   t.match(fatal, { file: join(data, 'faultline.db'), msg: /commit failed/ }, 'one fatal line naming the file')
   await seen.closed
   t.ok(seen.frames.size > 10, `the observer saw ${seen.frames.size} events first`)
+  // The file alone, recovered before anything runs (a VM running on would make the same events again).
+  const kept = new Control({ store: SqliteStore.open(join(data, 'faultline.db')) })
+  const inFile = new Map(kept.replay(admin, vm, 0).map(e => [e.seq, e.frame]))
+  kept.close()
+  t.same([...seen.frames].filter(([seq, f]) => inFile.get(seq) !== f).map(([seq]) => seq), [], 'the file holds every event seen, identical: nothing uncommitted went out')
 
   child = await startChild({ FAULTLINE_DATA_DIR: data, LOG_LEVEL: 'info' })
   const after = observe(child.port, vm, 0)
