@@ -8,7 +8,7 @@
 // ran when), so "the exits an uninterrupted run makes" is only defined per vCPU. One vCPU
 // waits on each exit until it is decided, so its whole event sequence is fixed by its
 // config and the decisions: the reference run below (in process, no store) must match it.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -197,6 +197,9 @@ void t.test('kill -9 at random moments loses nothing a client saw, and the run g
   for (let i = 0; i < 600 && vms.some(vm => seen.exits(vm) < TARGET); i++) await sleep(50)
   conn.ws.close()
   t.same(seen.problems, [], 'no seq was ever reused for another event')
+  for (const f of readdirSync(data).filter(f => f.startsWith('faultline.db'))) {
+    t.notOk(readFileSync(join(data, f)).includes(CHILD_TOKEN), `${f} holds no token`)
+  }
   vms.forEach((vm, k) => {
     const frames = [...(seen.bySeq.get(vm) ?? new Map<number, string>())].sort((a, b) => a[0] - b[0]).map(([, f]) => f.replaceAll(vm, 'VM'))
     const exits = frames.filter(f => f.startsWith('{"type":"exit"')).map(f => (JSON.parse(f) as Frame).exit)

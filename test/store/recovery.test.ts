@@ -107,6 +107,8 @@ for (const [kind, storeFor] of STORES) {
     t.same(after, before, 'views, exits and decisions, journals, pending exits, vCPUs, memory')
     t.ok((before[5] as { attributes: { extents: unknown[] } }).attributes.extents.length >= 3000, 'thousands of extents came back')
     t.notOk(b.vmExists(admin, gone), 'a deleted VM stays deleted')
+    // The journal stays bounded across the restart: what it dropped is still gone.
+    t.throws(() => b.replay(admin, ids[0] as string, 0), { code: 'SEQ_EXPIRED' })
     t.equal(b.pendingExitEvents(admin, waiting).length, 2, 'pending exits came back pending')
     t.equal(b.getVm(admin, waiting).policy.decision_timeout_ms, 600_000)
     // Creation numbers go on from where they were: a new VM lists last.
