@@ -38,6 +38,8 @@ export interface Config {
   idleTimeoutMs: number
   /** The stream's limits and timers (the version comes from the build). */
   stream: Omit<StreamOptions, 'version'>
+  /** The store's file size cap in pages; 0 for none. */
+  storeMaxPages: number
 }
 
 export class ConfigError extends Error {
@@ -95,7 +97,10 @@ export const INTEGER_VARS = {
   // At least a few frames of any size a socket is sent; at most what a few sockets may pin.
   FAULTLINE_WS_MAX_BUFFERED_BYTES: { def: DEFAULT_STREAM_OPTIONS.maxBufferedBytes, min: 64 * 1024, max: 1024 * 1024 * 1024 },
   FAULTLINE_WS_MAX_SUBSCRIPTIONS: { def: DEFAULT_STREAM_OPTIONS.maxSubscriptions, min: 1, max: 1_000_000 },
-  FAULTLINE_WS_OBSERVER_FLUSH_MS: { def: DEFAULT_STREAM_OPTIONS.observerFlushMs, min: 0, max: 1000 }
+  FAULTLINE_WS_OBSERVER_FLUSH_MS: { def: DEFAULT_STREAM_OPTIONS.observerFlushMs, min: 0, max: 1000 },
+  // A ceiling on the store's file, in 4 KiB pages (0: none): past it a commit fails, and the
+  // server exits rather than tell a client what it could not keep.
+  FAULTLINE_STORE_MAX_PAGES: { def: 0, min: 0, max: 2 ** 32 - 2 }
 } as const
 
 type IntVar = keyof typeof INTEGER_VARS
@@ -171,7 +176,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       maxSubscriptions: int('FAULTLINE_WS_MAX_SUBSCRIPTIONS'),
       observerFlushMs: int('FAULTLINE_WS_OBSERVER_FLUSH_MS'),
       maxSocketsPerToken: int('FAULTLINE_WS_MAX_SOCKETS_PER_TOKEN')
-    }
+    },
+    storeMaxPages: int('FAULTLINE_STORE_MAX_PAGES')
   }
   if (problems.length > 0) throw new ConfigError(problems)
   return config

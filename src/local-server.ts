@@ -11,6 +11,7 @@ import type { TokenEntry } from './auth/tokens.js'
 import { loadConfig } from './config.js'
 import { Control } from './control/index.js'
 import type { Clock, Limits } from './control/index.js'
+import type { Store } from './store/store.js'
 import { VERSION } from './version.js'
 
 export interface LocalServerOptions {
@@ -20,8 +21,10 @@ export interface LocalServerOptions {
   clock?: Clock
   /** Settings over the defaults (rate limit, shedding, stream options...). */
   settings?: Partial<AppSettings>
-  /** Use this Control instead of a fresh one (limits and clock are then its own). */
+  /** Use this Control instead of a fresh one (limits, clock and store are then its own). */
   control?: Control
+  /** Keep VMs in this store (recovering what it holds); none by default. */
+  store?: Store
   loggerInstance?: FastifyBaseLogger
   /** Plugins registered before the app (see buildApp). */
   before?: FastifyPluginAsync[]
@@ -44,7 +47,8 @@ export async function localServer (opts: LocalServerOptions = {}): Promise<Local
   const defaults = loadConfig({})
   const control = opts.control ?? new Control({
     limits: { ...defaults.limits, ...opts.limits },
-    ...(opts.clock !== undefined ? { clock: opts.clock } : {})
+    ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
+    ...(opts.store !== undefined ? { store: opts.store } : {})
   })
   const tokens = opts.tokens ?? [{ token: 'local-' + randomBytes(18).toString('base64url'), tenant: DEFAULT_TENANT, role: 'admin' }]
   const settings: AppSettings = {

@@ -1,5 +1,7 @@
 // The faultline process: config from the environment, tokens, the app, listen, and a
 // graceful close on SIGINT/SIGTERM. Importing it does nothing; src/main.ts calls start().
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
@@ -9,6 +11,8 @@ import { resolveTokens } from './auth/bootstrap.js'
 import { loadConfig } from './config.js'
 import { Control } from './control/index.js'
 import { loggerOptions } from './logger.js'
+import { SqliteStore } from './store/sqlite.js'
+import { StoreError } from './store/store.js'
 import { VERSION } from './version.js'
 
 export interface StartOptions {
@@ -27,16 +31,43 @@ export interface Started {
   close: () => Promise<void>
 }
 
+/** The store's file in FAULTLINE_DATA_DIR (beside the token file). */
+export const STORE_FILE = 'faultline.db'
+
+/** The exit code of a failed commit (EX_IOERR): nothing uncommitted went out. */
+export const EXIT_STORE_FAILED = 74
+
 /**
  * Starts the server. A bad configuration throws ConfigError naming every bad variable
- * before anything is opened; main.ts turns it into exit code 78 (EX_CONFIG).
+ * before anything is opened, and a store that cannot be used StoreError naming its file;
+ * main.ts turns either into exit code 78 (EX_CONFIG). Every VM of the store is recovered
+ * before the server listens.
  */
 export async function start (opts: StartOptions = {}): Promise<Started> {
   const config = loadConfig(opts.env ?? process.env)
   const auth = createAuth(resolveTokens(config, opts.announce))
   const logger = pino(loggerOptions(config.logLevel))
+  const store = openStore(config.dataDir, config.storeMaxPages)
+  let control: Control
+  try {
+    control = new Control({
+      limits: config.limits,
+      logger,
+      store,
+      onStoreFailure: (err) => {
+        // Exits before any corked write is released: clients heard only what was committed,
+        // and the restart recovers to the last commit (docs/storage.md).
+        logger.fatal({ err, file: err.file }, 'a store commit failed; exiting')
+        process.stderr.write(`faultline: ${err.message}\n`)
+        process.exit(EXIT_STORE_FAILED)
+      }
+    })
+  } catch (e) {
+    store.close()
+    throw e
+  }
   const app = await buildApp({
-    control: new Control({ limits: config.limits, logger }),
+    control,
     auth,
     settings: { ...config, version: VERSION },
     loggerInstance: logger
@@ -59,4 +90,14 @@ export async function start (opts: StartOptions = {}): Promise<Started> {
     url: `http://${host}:${port}`,
     close: async () => { closeListeners?.(); await app.close() }
   }
+}
+
+function openStore (dataDir: string, maxPages: number): SqliteStore {
+  const file = join(dataDir, STORE_FILE)
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  } catch (e) {
+    throw new StoreError(file, `its folder cannot be made (${e instanceof Error ? e.message : String(e)})`)
+  }
+  return SqliteStore.open(file, { maxPageCount: maxPages })
 }

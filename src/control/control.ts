@@ -14,7 +14,10 @@ import type { AttributeExtent, BackingExtent, ExtentPage, MemoryAttributes, Vcpu
 import { GPA_LIMIT, PAGE_SIZE } from '../kvm/index.js'
 import { DEFAULT_EXTENTS_PAGE } from '../../schemas/memory.js'
 import type { ExtentsPage, RangeQuery } from '../../schemas/memory.js'
+import type { Store, StoreError } from '../store/store.js'
 import { CoreDriver } from './core-inputs.js'
+import { Durable } from './durable.js'
+import type { CommitObservation } from './durable.js'
 import { Decisions } from './decisions.js'
 import type { DecideInput } from './decisions.js'
 import { VmEvents } from './events.js'
@@ -23,9 +26,10 @@ import { ExitLog } from './exit-log.js'
 import { ExitIntake } from './exits.js'
 import { EventJournal } from './journal.js'
 import { normalizePolicy } from './policy.js'
+import { recoverVm } from './recovery.js'
 import type { ExitEntry, VmRecord } from './record.js'
 import { VmRegistry } from './registry.js'
-import { Scheduler, replayDriven } from './scheduler.js'
+import { Scheduler } from './scheduler.js'
 import { ControlStats } from './stats.js'
 import { DEFAULT_LIMITS, realClock } from './types.js'
 import type { Clock, ControlEvent, ControlLogger, CreateVmInput, EventFilter, EventListener, Limits } from './types.js'
@@ -37,9 +41,18 @@ export interface ControlOptions {
   limits?: Partial<Limits>
   clock?: Clock
   logger?: ControlLogger
+  /**
+   * The durable store: every VM in it is recovered now, and from then on each turn's
+   * changes are committed to it before any client hears of them (docs/storage.md).
+   */
+  store?: Store
+  /** A commit failed: nothing uncommitted may reach a client (the server exits; default: throw). */
+  onStoreFailure?: (err: StoreError) => void
+  /** The least log, in bytes, folded into a new checkpoint (durable.ts; tests lower it). */
+  storeCompactBytes?: number
 }
 
-export type { DecideInput }
+export type { DecideInput, CommitObservation }
 
 export class Control {
   readonly limits: Limits
@@ -53,6 +66,7 @@ export class Control {
   private readonly intake: ExitIntake
   /** What control/ did since start, for /metrics: read it, never write it. */
   readonly counters = new ControlStats()
+  private readonly durable: Durable | undefined
 
   constructor (opts: ControlOptions = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits }
@@ -71,6 +85,61 @@ export class Control {
     })
     this.actions = new VmActions(this.events, this.driver, this.decisions, this.scheduler)
     this.intake = new ExitIntake(this.registry, this.events, this.driver, this.decisions, this.actions, this.limits, opts.logger)
+    this.durable = opts.store === undefined ? undefined : this.recover(opts.store, opts.onStoreFailure, opts.storeCompactBytes)
+  }
+
+  /**
+   * Commits what this turn changed to the store, before bytes about it leave: the stream
+   * calls it before releasing frames, REST before a response. Nothing to do when nothing
+   * changed, or with no store.
+   */
+  readonly commit = (): void => { this.durable?.commit() }
+
+  /**
+   * Runs `fn` once what was produced so far is committed: with a store, right after the
+   * group commit that ends this event-loop iteration; without one, at the next tick.
+   */
+  readonly afterCommit = (fn: () => void): void => {
+    if (this.durable === undefined) process.nextTick(fn)
+    else this.durable.afterCommit(fn)
+  }
+
+  /** Watches each commit (the metrics plugin); nothing without a store. */
+  observeCommits (fn: (o: CommitObservation) => void): void {
+    if (this.durable !== undefined) this.durable.observer = fn
+  }
+
+  /** Whether VMs are kept in a store (and /metrics has its families). */
+  get durableStore (): boolean { return this.durable !== undefined }
+
+  /** Every VM of the store back as it was, running ones running, timers armed again. */
+  private recover (store: Store, onFailure: ((err: StoreError) => void) | undefined, compactBytes: number | undefined): Durable {
+    const state = store.load()
+    const durable = new Durable(store, {
+      lastOrd: () => this.registry.lastOrd,
+      onFailure: onFailure ?? ((err) => { throw err }),
+      ...(compactBytes !== undefined ? { minCompactBytes: compactBytes } : {})
+    })
+    this.registry.resume(state.lastOrd)
+    const back = state.vms.map(s => recoverVm(s, this.limits, store.file))
+    for (const r of back) {
+      this.registry.add(r.rec)
+      durable.adopt(r.rec, r.pos, r.checkpointBytes, r.logBytes)
+    }
+    // Recorded only from here: recovery itself changes nothing that is not already stored.
+    this.record(durable)
+    for (const { rec } of back) {
+      this.intake.rearm(rec)
+      // A replay's engine (src/traces/) lives in memory only: its VM comes back paused, and
+      // a client may resume it as an ordinary VM.
+      if (rec.replay === true) {
+        delete rec.replay
+        if (rec.state === 'running') this.actions.setState(rec, 'paused', REPLAY_INTERRUPTED)
+        continue
+      }
+      if (rec.state === 'running') this.scheduler.setRunning(rec, true)
+    }
+    return durable
   }
 
   // ---- events -------------------------------------------------------------------------
@@ -80,6 +149,7 @@ export class Control {
    * events before any subscriber has them (the durable store, trace journals).
    */
   record (recorder: VmRecorder): void {
+    for (const rec of this.registry.values()) recorder.recovered?.(rec)
     this.events.record(recorder)
   }
 
@@ -298,10 +368,11 @@ export class Control {
     return { vms, pending }
   }
 
-  /** Stops the scheduler and every timer; the VMs stay as they are. */
+  /** Stops the scheduler and every timer; the VMs stay as they are, committed to the store, which is closed. */
   close (): void {
     this.scheduler.close()
     for (const r of this.registry.values()) this.decisions.clearTimers(r)
+    this.durable?.close()
   }
 
   private decideIn (principal: Principal, vm: string, exit: number, decision: DecideInput, by: DecidedBy): VmRecord {
@@ -321,7 +392,7 @@ export class Control {
   createDrivenVm (principal: Principal, body: CreateVmInput): VmRecord {
     const view = this.createVm(principal, body)
     const rec = this.registry.find(principal, view.id)
-    replayDriven.add(rec)
+    rec.replay = true
     return rec
   }
 
@@ -355,6 +426,9 @@ export class Control {
 }
 
 /** Sees a client's decision before it is applied; returns true when it took it over. */
+/** The state reason of a replay's VM after a restart ended its replay. */
+export const REPLAY_INTERRUPTED = 'replay-interrupted'
+
 export type DecisionGate = (rec: VmRecord, exit: number, decision: DecideInput, by: DecidedBy) => boolean
 
 /** Where a page of a memory range starts and ends: from the cursor, else from gpa. */

@@ -17,6 +17,8 @@ export interface VmRecorder {
   input (rec: VmRecord, i: CoreInput): void
   /** An event, once the journal has it and before any subscriber does. */
   event (rec: VmRecord, e: ControlEvent): void
+  /** A VM that was there before the recorder was added (recovered from the store). */
+  recovered? (rec: VmRecord): void
 }
 
 export class VmEvents {

@@ -66,6 +66,11 @@ export class ExitIntake {
     this.decisions.armTimeout(rec, r.exit, () => { this.onTimeout(rec, r.exit) })
   }
 
+  /** A recovered VM's pending exits wait again for their decision timeout, in full. */
+  rearm (rec: VmRecord): void {
+    for (const exit of rec.pending.keys()) this.decisions.armTimeout(rec, exit, () => { this.onTimeout(rec, exit) })
+  }
+
   /** Every vCPU has halted: the VM is stopped (docs/spec/api-v1.md "Guest programs"). */
   onHalted (rec: VmRecord, vcpu: number): void {
     rec.halted.add(vcpu)

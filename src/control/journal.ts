@@ -32,6 +32,13 @@ export class EventJournal {
 
   get size (): number { return this.count }
 
+  /** Every kept event, oldest first (a checkpoint keeps them). */
+  values (): ControlEvent[] {
+    const out: ControlEvent[] = []
+    for (let k = 0; k < this.count; k++) out.push(this.ring[(this.start + k) % this.limit] as ControlEvent)
+    return out
+  }
+
   /** The oldest kept seq, or null when nothing is kept. */
   get oldestSeq (): number | null {
     return this.count === 0 ? null : (this.ring[this.start] as ControlEvent).seq

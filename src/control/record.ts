@@ -42,4 +42,6 @@ export interface VmRecord {
   blocked: Set<number>
   /** Round-robin position among the VM's vCPUs. */
   nextVcpu: number
+  /** Driven slice by slice by a trace replay (src/traces/), never by the scheduler. */
+  replay?: true
 }

@@ -46,6 +46,10 @@ export class VmRegistry {
   }
 
   add (rec: VmRecord): void { this.byId.set(rec.id, rec) }
+  /** The last creation number given (the store keeps it so that none is given twice). */
+  get lastOrd (): number { return this.ord }
+  /** After a restart: creation numbers up to `lastOrd` were given before it. */
+  resume (lastOrd: number): void { this.ord = Math.max(this.ord, lastOrd) }
   /** VMs on the server, every tenant's. */
   get size (): number { return this.byId.size }
   remove (rec: VmRecord): void { this.byId.delete(rec.id) }

@@ -151,11 +151,8 @@ export class Scheduler {
   }
 }
 
-/** VMs a trace replay drives slice by slice (src/traces/replay.ts): the scheduler never runs them. */
-export const replayDriven = new WeakSet<VmRecord>()
-
 function runnable (rec: VmRecord): boolean {
-  return rec.state === 'running' && rec.halted.size + rec.blocked.size < rec.config.vcpus && !replayDriven.has(rec)
+  return rec.state === 'running' && rec.halted.size + rec.blocked.size < rec.config.vcpus && rec.replay !== true
 }
 
 /** Removes list[i] and returns the cursor that still points at the same next item. */

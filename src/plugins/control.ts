@@ -7,5 +7,7 @@ export interface ControlPluginOptions { control: Control }
 
 export default fp<ControlPluginOptions>(async (app, opts) => {
   app.decorate('control', opts.control)
+  // Whatever a response reports is in the store before it leaves (docs/storage.md).
+  app.addHook('onSend', (_req, _reply, payload, done) => { opts.control.commit(); done(null, payload) })
   app.addHook('onClose', async () => { opts.control.close() })
 }, { name: 'faultline-control', fastify: '5.x' })

@@ -1,38 +1,34 @@
 // The store in memory, for unit tests: the same contract as SQLite, nothing durable.
-import type { Store, StoreBatch, StoredEvent, StoredState, StoredVm } from './store.js'
+import type { Store, StoreBatch, StoredState, StoredVm } from './store.js'
+import { StoreError } from './store.js'
 
 export class MemoryStore implements Store {
+  readonly file = ':memory:'
   private readonly vms = new Map<string, StoredVm>()
-  private readonly events = new Map<string, StoredEvent[]>()
+  private lastOrd = 0
 
   load (): StoredState {
-    return {
-      vms: [...this.vms.values()].sort((a, b) => a.ord - b.ord).map(v => structuredClone(v)),
-      events: new Map([...this.events].map(([vm, list]) => [vm, list.map(e => ({ ...e }))]))
-    }
+    return { lastOrd: this.lastOrd, vms: [...this.vms.values()].sort((a, b) => a.ord - b.ord).map(v => structuredClone(v)) }
   }
 
   commit (batch: StoreBatch): void {
-    // Checked whole before anything changes, as a transaction that rolls back would be: an
-    // event's seq is never reused (SQLite's primary key refuses it there).
-    const copy = structuredClone(batch)
+    // Checked whole before anything changes, as a transaction that rolls back would be: a
+    // log position is never reused (SQLite's unique key refuses it there).
     const last = new Map<string, number>()
-    for (const e of copy.events) {
-      const prev = last.get(e.vm) ?? this.events.get(e.vm)?.at(-1)?.seq ?? 0
-      if (e.seq <= prev) throw new Error(`event ${e.vm}/${e.seq} reuses a seq (last ${prev})`)
-      last.set(e.vm, e.seq)
+    const lastPos = (vm: string): number => last.get(vm) ?? this.vms.get(vm)?.log.at(-1)?.pos ?? this.vms.get(vm)?.checkpoint.pos ?? 0
+    for (const c of batch.checkpoints) last.set(c.vm, Math.max(lastPos(c.vm), c.pos))
+    for (const l of batch.log) {
+      if (!this.vms.has(l.vm) && !batch.checkpoints.some(c => c.vm === l.vm)) throw new StoreError(this.file, `log entry ${l.vm}/${l.pos} has no checkpoint`)
+      if (l.pos <= lastPos(l.vm)) throw new StoreError(this.file, `log entry ${l.vm}/${l.pos} reuses a position`)
+      last.set(l.vm, l.pos)
     }
-    for (const v of copy.vms) this.vms.set(v.id, v)
-    for (const e of copy.events) {
-      let list = this.events.get(e.vm)
-      if (list === undefined) { list = []; this.events.set(e.vm, list) }
-      list.push(e)
+    for (const c of structuredClone(batch.checkpoints)) {
+      const v = this.vms.get(c.vm)
+      this.vms.set(c.vm, { id: c.vm, tenant: c.tenant, ord: c.ord, checkpoint: { pos: c.pos, data: c.data }, log: (v?.log ?? []).filter(l => l.pos > c.pos) })
     }
-    for (const { vm, belowSeq } of copy.trims) {
-      const list = this.events.get(vm)
-      if (list !== undefined) this.events.set(vm, list.filter(e => e.seq >= belowSeq))
-    }
-    for (const id of copy.deleted) { this.vms.delete(id); this.events.delete(id) }
+    for (const l of batch.log) this.vms.get(l.vm)?.log.push({ pos: l.pos, data: l.data })
+    for (const id of batch.deleted) this.vms.delete(id)
+    if (batch.lastOrd !== undefined) this.lastOrd = Math.max(this.lastOrd, batch.lastOrd)
   }
 
   close (): void {}

@@ -5,11 +5,11 @@
 // is written to it, with a message naming the file.
 import { existsSync } from 'node:fs'
 import Database from 'better-sqlite3'
-import type { Store, StoreBatch, StoredEvent, StoredState, StoredVm } from './store.js'
+import type { Store, StoreBatch, StoredState, StoredVm } from './store.js'
 import { StoreError } from './store.js'
 
 /** The schema this code writes; MIGRATIONS[n] takes a database from version n to n + 1. */
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE vms (
      id TEXT PRIMARY KEY,
@@ -25,7 +25,29 @@ const MIGRATIONS: readonly string[] = [
      exit INTEGER,
      frame TEXT NOT NULL,
      PRIMARY KEY (vm, seq)
-   ) STRICT, WITHOUT ROWID;`
+   ) STRICT, WITHOUT ROWID;`,
+  // Version 1 never held a VM (nothing wrote it): its tables give way to checkpoints and logs.
+  `DROP TABLE events;
+   DROP TABLE vms;
+   CREATE TABLE meta (
+     key TEXT PRIMARY KEY,
+     value INTEGER NOT NULL
+   ) STRICT;
+   CREATE TABLE vms (
+     id TEXT PRIMARY KEY,
+     tenant TEXT NOT NULL,
+     ord INTEGER NOT NULL,
+     pos INTEGER NOT NULL,
+     checkpoint TEXT NOT NULL
+   ) STRICT;
+   -- Appended in commit order with no index: one commit writes a few contiguous pages
+   -- (an index on vm would touch one page per VM). Each VM's row ids are kept in memory.
+   CREATE TABLE log (
+     id INTEGER PRIMARY KEY,
+     vm TEXT NOT NULL,
+     pos INTEGER NOT NULL,
+     data TEXT NOT NULL
+   ) STRICT;`
 ]
 
 export interface SqliteOptions {
@@ -33,17 +55,17 @@ export interface SqliteOptions {
   maxPageCount?: number
 }
 
-interface EventRow { vm: string, seq: number, type: StoredEvent['type'], exit: number | null, frame: string }
-interface VmRow { id: string, tenant: string, ord: number, seq: number, state: string }
+interface VmRow { id: string, tenant: string, ord: number, pos: number, checkpoint: string }
+interface LogRow { id: number, vm: string, pos: number, data: string }
+
+/** A VM's log rows in the file: their ids and positions, ascending; `last` the last position used. */
+interface Rows { ids: number[], pos: number[], last: number }
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database
-  private readonly putVm: Database.Statement
-  private readonly putEvent: Database.Statement
-  private readonly trim: Database.Statement
-  private readonly dropVm: Database.Statement
-  private readonly dropEvents: Database.Statement
-  private readonly apply: (batch: StoreBatch) => void
+  private readonly apply: (batch: StoreBatch, undo: (() => void)[]) => void
+  /** Every VM's log rows, so that compaction and deletion need no index. */
+  private readonly rows = new Map<string, Rows>()
 
   private constructor (readonly file: string, opts: SqliteOptions) {
     if (existsSync(file)) inspect(file)
@@ -55,23 +77,60 @@ export class SqliteStore implements Store {
     try {
       this.db.pragma('journal_mode = WAL')
       this.db.pragma('synchronous = NORMAL')
-      if (opts.maxPageCount !== undefined) this.db.pragma(`max_page_count = ${Math.floor(opts.maxPageCount)}`)
+      this.db.pragma('wal_autocheckpoint = 16384')
+      if (opts.maxPageCount !== undefined && opts.maxPageCount > 0) this.db.pragma(`max_page_count = ${Math.floor(opts.maxPageCount)}`)
       this.migrate()
     } catch (e) {
       this.db.close()
       if (e instanceof StoreError) throw e
       throw new StoreError(file, `cannot be prepared (${describe(e)})`)
     }
-    this.putVm = this.db.prepare('INSERT INTO vms (id, tenant, ord, seq, state) VALUES (@id, @tenant, @ord, @seq, @state) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, state = excluded.state')
-    this.putEvent = this.db.prepare('INSERT INTO events (vm, seq, type, exit, frame) VALUES (@vm, @seq, @type, @exit, @frame)')
-    this.trim = this.db.prepare('DELETE FROM events WHERE vm = ? AND seq < ?')
-    this.dropVm = this.db.prepare('DELETE FROM vms WHERE id = ?')
-    this.dropEvents = this.db.prepare('DELETE FROM events WHERE vm = ?')
-    this.apply = this.db.transaction((batch: StoreBatch) => {
-      for (const v of batch.vms) this.putVm.run({ id: v.id, tenant: v.tenant, ord: v.ord, seq: v.seq, state: JSON.stringify(v.state) })
-      for (const e of batch.events) this.putEvent.run({ vm: e.vm, seq: e.seq, type: e.type, exit: e.exit ?? null, frame: e.frame })
-      for (const t of batch.trims) this.trim.run(t.vm, t.belowSeq)
-      for (const id of batch.deleted) { this.dropEvents.run(id); this.dropVm.run(id) }
+    const putCheckpoint = this.db.prepare('INSERT INTO vms (id, tenant, ord, pos, checkpoint) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET pos = excluded.pos, checkpoint = excluded.checkpoint')
+    const dropRow = this.db.prepare('DELETE FROM log WHERE id = ?')
+    const putLog = this.db.prepare('INSERT INTO log (vm, pos, data) VALUES (?, ?, ?)')
+    const dropVm = this.db.prepare('DELETE FROM vms WHERE id = ?')
+    const putOrd = this.db.prepare("INSERT INTO meta (key, value) VALUES ('last_ord', ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)")
+    this.apply = this.db.transaction((batch: StoreBatch, undo: (() => void)[]) => {
+      // The in-memory rows change with the file; `undo` puts them back if the transaction
+      // rolls back.
+      const rowsOf = (vm: string): Rows => {
+        let r = this.rows.get(vm)
+        if (r === undefined) {
+          const fresh: Rows = { ids: [], pos: [], last: -1 }
+          this.rows.set(vm, fresh)
+          undo.push(() => { this.rows.delete(vm) })
+          r = fresh
+        }
+        return r
+      }
+      for (const c of batch.checkpoints) {
+        putCheckpoint.run(c.vm, c.tenant, c.ord, c.pos, c.data)
+        const r = rowsOf(c.vm)
+        let k = 0
+        while (k < r.pos.length && (r.pos[k] as number) <= c.pos) dropRow.run(r.ids[k++])
+        const ids = r.ids.splice(0, k)
+        const pos = r.pos.splice(0, k)
+        const last = r.last
+        r.last = Math.max(r.last, c.pos)
+        undo.push(() => { r.ids.unshift(...ids); r.pos.unshift(...pos); r.last = last })
+      }
+      for (const l of batch.log) {
+        const r = rowsOf(l.vm)
+        if (r.last < 0) throw new Error(`log entry ${l.vm}/${l.pos} has no checkpoint`)
+        if (l.pos <= r.last) throw new Error(`log entry ${l.vm}/${l.pos} reuses a position (last ${r.last})`)
+        const last = r.last
+        r.ids.push(Number(putLog.run(l.vm, l.pos, l.data).lastInsertRowid))
+        r.pos.push(l.pos)
+        r.last = l.pos
+        undo.push(() => { r.ids.pop(); r.pos.pop(); r.last = last })
+      }
+      for (const id of batch.deleted) {
+        const r = this.rows.get(id)
+        for (const row of r?.ids ?? []) dropRow.run(row)
+        dropVm.run(id)
+        if (r !== undefined) { this.rows.delete(id); undo.push(() => { this.rows.set(id, r) }) }
+      }
+      if (batch.lastOrd !== undefined) putOrd.run(batch.lastOrd)
     })
   }
 
@@ -81,21 +140,33 @@ export class SqliteStore implements Store {
   }
 
   load (): StoredState {
-    const vms = (this.db.prepare('SELECT id, tenant, ord, seq, state FROM vms ORDER BY ord').all() as VmRow[])
-      .map((r): StoredVm => ({ id: r.id, tenant: r.tenant, ord: r.ord, seq: r.seq, state: JSON.parse(r.state) as unknown }))
-    const events = new Map<string, StoredEvent[]>()
-    for (const r of this.db.prepare('SELECT vm, seq, type, exit, frame FROM events ORDER BY vm, seq').iterate() as IterableIterator<EventRow>) {
-      let list = events.get(r.vm)
-      if (list === undefined) { list = []; events.set(r.vm, list) }
-      list.push(r.exit === null ? { vm: r.vm, seq: r.seq, type: r.type, frame: r.frame } : { vm: r.vm, seq: r.seq, type: r.type, exit: r.exit, frame: r.frame })
+    const ord = this.db.prepare("SELECT value FROM meta WHERE key = 'last_ord'").pluck().get() as number | undefined
+    const vms = (this.db.prepare('SELECT id, tenant, ord, pos, checkpoint FROM vms ORDER BY ord').all() as VmRow[])
+      .map((r): StoredVm => ({ id: r.id, tenant: r.tenant, ord: r.ord, checkpoint: { pos: r.pos, data: r.checkpoint }, log: [] }))
+    const byId = new Map(vms.map(v => [v.id, v]))
+    this.rows.clear()
+    for (const v of vms) this.rows.set(v.id, { ids: [], pos: [], last: v.checkpoint.pos })
+    // Rows were appended in commit order, so each VM's come in position order.
+    for (const r of this.db.prepare('SELECT id, vm, pos, data FROM log ORDER BY id').iterate() as IterableIterator<LogRow>) {
+      const v = byId.get(r.vm)
+      const rows = this.rows.get(r.vm)
+      // A row without its VM, or one its checkpoint covers, cannot be written (same
+      // transaction); skipped if ever found.
+      if (v === undefined || rows === undefined || r.pos <= v.checkpoint.pos) continue
+      v.log.push({ pos: r.pos, data: r.data })
+      rows.ids.push(r.id)
+      rows.pos.push(r.pos)
+      rows.last = r.pos
     }
-    return { vms, events }
+    return { lastOrd: ord ?? 0, vms }
   }
 
   commit (batch: StoreBatch): void {
+    const undo: (() => void)[] = []
     try {
-      this.apply(batch)
+      this.apply(batch, undo)
     } catch (e) {
+      for (let k = undo.length - 1; k >= 0; k--) (undo[k] as () => void)()
       // The transaction rolled back: nothing of the batch is in the file.
       throw new StoreError(this.file, `a commit failed and was rolled back (${describe(e)})`)
     }

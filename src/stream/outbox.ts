@@ -32,6 +32,13 @@ export interface OutboxContext {
   scheduleFlush?: (() => void) | undefined
   /** The socket fell too far behind: the session closes it. */
   onOverflow: (buffered: number) => void
+  /** Called right before frames leave for the socket: the store commits what they tell. */
+  beforeWrite?: (() => void) | undefined
+  /**
+   * Runs `fn` once everything produced so far is committed (the store groups the commits of
+   * a whole event-loop iteration); corked frames are released by it. Default: next tick.
+   */
+  afterCommit?: ((fn: () => void) => void) | undefined
 }
 
 export interface Outbox {
@@ -67,6 +74,7 @@ class WsOutbox implements Outbox {
 
   private send (payload: Buffer): void {
     if (this.socket.readyState !== OPEN) return
+    this.ctx.beforeWrite?.()
     this.socket.send(payload, TEXT)
     const buffered = this.socket.bufferedAmount
     if (buffered > this.ctx.maxBufferedBytes) this.ctx.onOverflow(buffered)
@@ -100,6 +108,8 @@ class RawOutbox implements Outbox {
 
   writeBatch (batch: Buffer): void {
     if (this.socket.readyState !== OPEN) return
+    // A corked socket commits at its uncork; an uncorked one before the bytes go.
+    if (!this.corked) this.ctx.beforeWrite?.()
     this.raw.write(batch)
     this.checkBuffer()
   }
@@ -121,15 +131,23 @@ class RawOutbox implements Outbox {
       if (this.pendingBytes > ctx.maxBufferedBytes) this.checkBuffer()
       return
     }
+    // Corked first: a batch flushed here waits for the uncork (and its commit) too.
+    if (!this.corked) {
+      this.corked = true
+      this.raw.cork()
+      if (this.ctx.afterCommit === undefined) process.nextTick(this.uncork)
+      else this.ctx.afterCommit(this.uncork)
+    }
     // What was batched goes first, so the socket's order never changes.
     if (this.pending.length > 0) this.flush()
-    if (!this.corked) { this.corked = true; this.raw.cork(); process.nextTick(this.uncork) }
     this.raw.write(frame)
     this.checkBuffer()
   }
 
   private readonly uncork = (): void => {
     this.corked = false
+    // Corked frames are still in this process: they leave only once committed.
+    this.ctx.beforeWrite?.()
     this.raw.uncork()
   }
 

@@ -94,7 +94,9 @@ export class Session {
       observerFlushMs: ctx.options.observerFlushMs,
       observing: () => this.controls === 0,
       scheduleFlush: scheduleFlush === undefined ? undefined : () => { scheduleFlush(this) },
-      onOverflow: (buffered) => { this.tooSlow(buffered) }
+      onOverflow: (buffered) => { this.tooSlow(buffered) },
+      beforeWrite: ctx.control.commit,
+      afterCommit: ctx.control.afterCommit
     }, raw)
   }
 

@@ -56,6 +56,11 @@ export class TraceRecorder implements VmRecorder {
     this.taps.get(rec.id)?.(entry)
   }
 
+  /** A VM back from the store: its trace starts here, cut (its history before is not kept). */
+  recovered (rec: VmRecord): void {
+    this.journal(rec, false)
+  }
+
   /** The VM's trace so far as NDJSON chunks; undefined when none is kept. */
   trace (rec: Pick<VmRecord, 'id' | 'seq' | 'state'>): Generator<string> | undefined {
     const j = this.journals.get(rec.id)
@@ -70,11 +75,11 @@ export class TraceRecorder implements VmRecorder {
     return () => { if (this.taps.get(vm) === tap) this.taps.delete(vm) }
   }
 
-  private journal (rec: VmRecord): TraceJournal {
+  private journal (rec: VmRecord, fresh = true): TraceJournal {
     let j = this.journals.get(rec.id)
     if (j === undefined) {
       // A VM first seen at its `created` event (seq 1) is recorded from creation.
-      j = new TraceJournal(header(rec, this.version), this.maxEvents, this.maxBytes, rec.seq === 1 && rec.state === 'created')
+      j = new TraceJournal(header(rec, this.version), this.maxEvents, this.maxBytes, fresh && rec.seq === 1 && rec.state === 'created')
       this.journals.set(rec.id, j)
     }
     return j

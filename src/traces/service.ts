@@ -40,7 +40,7 @@ export class Traces {
   trace (principal: Principal, vm: string): Generator<string> {
     const view = this.control.getVm(principal, vm)
     const out = this.recorder.trace(view)
-    // Only a VM made before the recorder was added has none: control/ makes none such.
+    // Every VM has one (made since the recorder was added, or adopted from the store).
     if (out === undefined) throw new FaultlineError('VM_NOT_FOUND', `no trace of VM ${vm} is kept`)
     return out
   }

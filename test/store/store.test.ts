@@ -19,32 +19,40 @@ const tmp = (t: { teardown: (fn: () => void) => void }): string => {
 }
 const digest = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex')
 
-const ev = (vm: string, seq: number, exit?: number): StoreBatch['events'][number] =>
-  exit === undefined
-    ? { vm, seq, type: 'state', frame: `{"type":"state","vm":"${vm}","seq":${seq}}` }
-    : { vm, seq, type: 'exit', exit, frame: `{"type":"exit","vm":"${vm}","exit":${exit},"seq":${seq}}` }
+const cp = (vm: string, pos: number, data: string, ord = 1): StoreBatch['checkpoints'][number] => ({ vm, tenant: 't', ord, pos, data })
+const log = (vm: string, pos: number): StoreBatch['log'][number] => ({ vm, pos, data: `{"turn":${pos},"vm":"${vm}"}` })
+const entry = (vm: string, pos: number): { pos: number, data: string } => ({ pos, data: log(vm, pos).data })
 
 function contract (name: string, open: (t: { teardown: (fn: () => void) => void }) => Store): void {
-  void t.test(`${name}: batches are kept, trimmed and deleted as asked, oldest VM first`, async t => {
+  void t.test(`${name}: checkpoints and logs are kept, compacted and deleted as asked, oldest VM first`, async t => {
     const s = open(t)
-    s.commit({ ...emptyBatch(), vms: [{ id: 'b', tenant: 't', ord: 2, seq: 1, state: { n: 1 } }, { id: 'a', tenant: 't', ord: 1, seq: 3, state: { nested: [1, 2] } }], events: [ev('a', 1), ev('a', 2, 1), ev('a', 3, 2), ev('b', 1)] })
-    s.commit({ ...emptyBatch(), vms: [{ id: 'a', tenant: 't', ord: 1, seq: 4, state: { nested: [3] } }], events: [ev('a', 4)], trims: [{ vm: 'a', belowSeq: 3 }] })
+    s.commit({ ...emptyBatch(), checkpoints: [cp('b', 0, 'B0', 2), cp('a', 0, 'A0', 1)], lastOrd: 2 })
+    s.commit({ ...emptyBatch(), log: [log('a', 1), log('a', 2), log('b', 1)] })
     let state = s.load()
-    t.same(state.vms.map(v => [v.id, v.seq, v.state]), [['a', 4, { nested: [3] }], ['b', 1, { n: 1 }]])
-    t.same(state.events.get('a'), [ev('a', 3, 2), ev('a', 4)], 'the trim kept seq 3 and on, contents exact')
+    t.equal(state.lastOrd, 2)
+    t.same(state.vms.map(v => [v.id, v.ord, v.checkpoint, v.log]), [
+      ['a', 1, { pos: 0, data: 'A0' }, [entry('a', 1), entry('a', 2)]],
+      ['b', 2, { pos: 0, data: 'B0' }, [entry('b', 1)]]
+    ])
+    // A compaction: the new checkpoint covers positions up to 2, so those log entries go.
+    s.commit({ ...emptyBatch(), checkpoints: [cp('a', 2, 'A2')], log: [log('a', 3)], lastOrd: 3 })
+    state = s.load()
+    t.same(state.vms[0]?.checkpoint, { pos: 2, data: 'A2' })
+    t.same(state.vms[0]?.log, [entry('a', 3)], 'only what follows the checkpoint is read back')
+    t.equal(state.lastOrd, 3)
     s.commit({ ...emptyBatch(), deleted: ['a'] })
     state = s.load()
-    t.same(state.vms.map(v => v.id), ['b'])
-    t.equal(state.events.get('a'), undefined, 'a deleted VM leaves no event')
+    t.same(state.vms.map(v => v.id), ['b'], 'a deleted VM leaves no row')
+    t.equal(state.lastOrd, 3, 'creation numbers are never given back')
   })
 
-  void t.test(`${name}: a batch that reuses a seq changes nothing`, async t => {
+  void t.test(`${name}: a batch that reuses a log position changes nothing`, async t => {
     const s = open(t)
-    s.commit({ ...emptyBatch(), vms: [{ id: 'a', tenant: 't', ord: 1, seq: 1, state: {} }], events: [ev('a', 1)] })
-    t.throws(() => { s.commit({ ...emptyBatch(), vms: [{ id: 'a', tenant: 't', ord: 1, seq: 9, state: { changed: true } }], events: [ev('a', 2), ev('a', 1)] }) })
+    s.commit({ ...emptyBatch(), checkpoints: [cp('a', 0, 'A0')], log: [log('a', 1)] })
+    t.throws(() => { s.commit({ ...emptyBatch(), checkpoints: [cp('b', 0, 'B0', 2)], log: [log('a', 2), log('a', 1)] }) })
     const state = s.load()
-    t.same(state.vms[0]?.state, {}, 'the VM record of the failed batch was not written')
-    t.same(state.events.get('a'), [ev('a', 1)])
+    t.same(state.vms.map(v => v.id), ['a'], 'the checkpoint of the failed batch was not written')
+    t.same(state.vms[0]?.log, [entry('a', 1)])
   })
 }
 
@@ -58,15 +66,27 @@ contract('sqlite', (t) => {
 void t.test('sqlite: what was committed is there after the file is opened again, in WAL mode', async t => {
   const file = join(tmp(t), 'faultline.db')
   const a = SqliteStore.open(file)
-  a.commit({ ...emptyBatch(), vms: [{ id: 'a', tenant: 't', ord: 1, seq: 2, state: { x: 1 } }], events: [ev('a', 1), ev('a', 2, 1)] })
+  a.commit({ ...emptyBatch(), checkpoints: [cp('a', 0, 'A0')], log: [log('a', 1), log('a', 2)] })
   a.close()
   const b = SqliteStore.open(file)
   t.teardown(() => { b.close() })
-  t.same(b.load().events.get('a'), [ev('a', 1), ev('a', 2, 1)])
+  t.same(b.load().vms[0]?.log, [entry('a', 1), entry('a', 2)])
   const db = new Database(file, { readonly: true })
   t.equal(db.pragma('journal_mode', { simple: true }), 'wal')
   t.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION)
   db.close()
+})
+
+void t.test('sqlite: a version 1 file (which never held a VM) is migrated forward', async t => {
+  const file = join(tmp(t), 'faultline.db')
+  const db = new Database(file)
+  db.exec('CREATE TABLE vms (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, ord INTEGER NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL) STRICT; CREATE TABLE events (vm TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, exit INTEGER, frame TEXT NOT NULL, PRIMARY KEY (vm, seq)) STRICT, WITHOUT ROWID;')
+  db.pragma('user_version = 1')
+  db.close()
+  const s = SqliteStore.open(file)
+  t.teardown(() => { s.close() })
+  s.commit({ ...emptyBatch(), checkpoints: [cp('a', 0, 'A0')] })
+  t.same(s.load().vms.map(v => v.id), ['a'])
 })
 
 void t.test('sqlite: a file from a newer faultline is refused by name and left untouched', async t => {
@@ -104,12 +124,12 @@ void t.test('sqlite: a full disk fails the commit whole; what was committed befo
   const file = join(tmp(t), 'faultline.db')
   const s = SqliteStore.open(file, { maxPageCount: 12 })
   t.teardown(() => { s.close() })
-  s.commit({ ...emptyBatch(), vms: [{ id: 'a', tenant: 't', ord: 1, seq: 1, state: { ok: true } }], events: [ev('a', 1)] })
+  s.commit({ ...emptyBatch(), checkpoints: [cp('a', 0, 'A0')], log: [log('a', 1)] })
   const big = 'x'.repeat(4096)
-  const events = Array.from({ length: 200 }, (_, i) => ({ ...ev('a', i + 2), frame: big }))
-  t.throws(() => { s.commit({ ...emptyBatch(), vms: [{ id: 'a', tenant: 't', ord: 1, seq: 201, state: { ok: false } }], events }) },
+  const entries = Array.from({ length: 200 }, (_, i) => ({ vm: 'a', pos: i + 2, data: big }))
+  t.throws(() => { s.commit({ ...emptyBatch(), checkpoints: [cp('b', 0, 'B0', 2)], log: entries }) },
     { name: 'StoreError', message: /rolled back \(SQLITE_FULL/ })
   const state = s.load()
-  t.same(state.vms[0]?.state, { ok: true }, 'nothing half-written')
-  t.same(state.events.get('a'), [ev('a', 1)])
+  t.same(state.vms.map(v => v.id), ['a'], 'nothing half-written')
+  t.same(state.vms[0]?.log, [entry('a', 1)])
 })

@@ -1,0 +1,194 @@
+// The durable store's recorder: it gathers what each VM's turn produced (inputs to its core,
+// events, decisions, changed fields) and commits all of it as one transaction per
+// event-loop iteration (group commit: every turn of the iteration), before any socket
+// write or response carries it. Corked stream frames are released right after that commit
+// (afterCommit); REST and uncorked writes call commit() right before their bytes go; a
+// setImmediate queued at the iteration's first change commits what nobody is watching. docs/storage.md says why this is
+// enough for an exact recovery.
+import { performance } from 'node:perf_hooks'
+import type { Store } from '../store/store.js'
+import { StoreError, batchSize, emptyBatch } from '../store/store.js'
+import type { CoreInput } from './core-inputs.js'
+import type { VmRecorder } from './events.js'
+import { checkpointDoc, logEvent, recordFields } from './persisted.js'
+import type { LogDoc, LoggedEvent } from './persisted.js'
+import type { VmRecord } from './record.js'
+import type { ControlEvent } from './types.js'
+
+/** One commit, for the store's metrics. */
+export interface CommitObservation { seconds: number, bytes: number, rows: number }
+
+export interface DurableOptions {
+  /** The registry's last creation number. */
+  lastOrd: () => number
+  /**
+   * A commit failed (rolled back): nothing of it may reach a client. The server logs and
+   * exits at once, before any corked write is released; the restart recovers to the last
+   * commit. After a failure this recorder commits nothing more.
+   */
+  onFailure: (err: StoreError) => void
+  /**
+   * A VM's log is folded into a new checkpoint once it holds more bytes than the checkpoint,
+   * and at least this many: a restart reads at most about twice a checkpoint per VM, and each
+   * byte logged costs at most about one byte of checkpoint (amortised O(1)).
+   */
+  minCompactBytes?: number
+}
+
+interface Tracked {
+  rec: VmRecord
+  /** The last log position written, or covered by the checkpoint. */
+  pos: number
+  /** False until the VM's first checkpoint is in the batch: it covers the VM's first turn. */
+  checkpointed: boolean
+  checkpointBytes: number
+  /** Log bytes written since the checkpoint. */
+  logBytes: number
+  inputs: CoreInput[]
+  events: LoggedEvent[]
+  dirty: boolean
+  gone: boolean
+}
+
+const MIN_COMPACT_BYTES = 64 * 1024
+
+export class Durable implements VmRecorder {
+  private readonly vms = new Map<string, Tracked>()
+  private dirty: Tracked[] = []
+  private deleted: string[] = []
+  private queued = false
+  /** What waits for the next group commit (corked sockets to release). */
+  private waiting: (() => void)[] = []
+  /** Closed, or failed once: nothing more is committed. */
+  private stopped = false
+  /** A commit failed: what waits for a commit is never released. */
+  private failed = false
+  private lastOrd = -1
+  private readonly minCompact: number
+  /** Called after each commit (the metrics plugin observes durations, bytes and rows). */
+  observer: ((o: CommitObservation) => void) | undefined
+
+  constructor (private readonly store: Store, private readonly opts: DurableOptions) {
+    this.minCompact = opts.minCompactBytes ?? MIN_COMPACT_BYTES
+  }
+
+  /** A VM recovered from the store: its checkpoint and log are already there. */
+  adopt (rec: VmRecord, pos: number, checkpointBytes: number, logBytes: number): void {
+    this.vms.set(rec.id, { rec, pos, checkpointed: true, checkpointBytes, logBytes, inputs: [], events: [], dirty: false, gone: false })
+  }
+
+  input (rec: VmRecord, i: CoreInput): void {
+    const t = this.touch(rec)
+    // A VM's first turn is covered by its first checkpoint, taken at the commit.
+    if (t.checkpointed) t.inputs.push(i)
+  }
+
+  event (rec: VmRecord, e: ControlEvent): void {
+    if (e.deleted === true) { this.forget(rec); return }
+    const t = this.touch(rec)
+    if (!t.checkpointed) return
+    // The decided frame does not carry ret, data, inject or reason: the exit log's record does.
+    t.events.push(logEvent(e, e.type === 'decided' && e.exit !== undefined ? rec.exits.get(e.exit)?.decision : undefined))
+  }
+
+  /** Commits what this turn produced, as one transaction; nothing when nothing changed. */
+  readonly commit = (): void => {
+    if (this.dirty.length === 0 && this.deleted.length === 0) return
+    if (this.stopped) { this.dirty = []; this.deleted = []; return }
+    const start = performance.now()
+    const batch = emptyBatch()
+    for (const t of this.dirty) {
+      t.dirty = false
+      if (t.gone) continue
+      const rec = t.rec
+      if (!t.checkpointed || t.logBytes >= Math.max(t.checkpointBytes, this.minCompact)) {
+        const data = JSON.stringify(checkpointDoc(rec))
+        batch.checkpoints.push({ vm: rec.id, tenant: rec.tenant, ord: rec.ord, pos: t.pos, data })
+        t.checkpointed = true
+        t.checkpointBytes = data.length
+        t.logBytes = 0
+      } else {
+        const doc: LogDoc = { r: recordFields(rec), i: t.inputs, e: t.events }
+        const data = JSON.stringify(doc)
+        batch.log.push({ vm: rec.id, pos: ++t.pos, data })
+        t.logBytes += data.length
+      }
+      t.inputs = []
+      t.events = []
+    }
+    batch.deleted = this.deleted
+    const ord = this.opts.lastOrd()
+    if (ord !== this.lastOrd) batch.lastOrd = ord
+    this.dirty = []
+    this.deleted = []
+    try {
+      this.store.commit(batch)
+    } catch (e) {
+      this.stopped = true
+      this.failed = true
+      this.opts.onFailure(e instanceof StoreError ? e : new StoreError(this.store.file, `a commit failed (${e instanceof Error ? e.message : String(e)})`))
+      return
+    }
+    this.lastOrd = ord
+    if (this.observer !== undefined) {
+      const size = batchSize(batch)
+      this.observer({ seconds: (performance.now() - start) / 1000, bytes: size.bytes, rows: size.rows })
+    }
+  }
+
+  /** Runs `fn` right after the group commit that ends this event-loop iteration. */
+  afterCommit (fn: () => void): void {
+    this.waiting.push(fn)
+    this.queue()
+  }
+
+  /** The final commit, then the store is closed; later changes are not kept. */
+  close (): void {
+    this.commit()
+    if (this.stopped) return
+    this.stopped = true
+    this.store.close()
+  }
+
+  private touch (rec: VmRecord): Tracked {
+    let t = this.vms.get(rec.id)
+    if (t === undefined) {
+      t = { rec, pos: 0, checkpointed: false, checkpointBytes: 0, logBytes: 0, inputs: [], events: [], dirty: false, gone: false }
+      this.vms.set(rec.id, t)
+    }
+    if (!t.dirty) {
+      t.dirty = true
+      this.dirty.push(t)
+      this.queue()
+    }
+    return t
+  }
+
+  /** A deleted VM: its rows go in this turn's commit, and nothing of it is written again. */
+  private forget (rec: VmRecord): void {
+    const t = this.vms.get(rec.id)
+    if (t !== undefined) { t.gone = true; this.vms.delete(rec.id) }
+    this.deleted.push(rec.id)
+    this.queue()
+  }
+
+  /**
+   * One commit per event-loop iteration: after every I/O callback of the iteration (each
+   * socket read a turn) and the scheduler's tick, so that one transaction holds them all.
+   * Nothing waiting for it has been sent: corked frames go out in `waiting`, after it.
+   */
+  private queue (): void {
+    if (this.queued) return
+    this.queued = true
+    setImmediate(this.flush)
+  }
+
+  private readonly flush = (): void => {
+    this.queued = false
+    this.commit()
+    if (this.stopped && this.failed) return
+    const waiting = this.waiting
+    this.waiting = []
+    for (const fn of waiting) fn()
+  }
+}
