@@ -67,7 +67,9 @@ async function replayOne (session: Session, file: string, command: TestCommand, 
     view = await session.client.createReplay(readFileSync(file, 'utf8'), { decide: command.decide, on_divergence: command.onDivergence })
   } catch (e) {
     if (!(e instanceof FaultlineApiError) || e.statusCode >= 500) throw e
-    return result({ error: `the server refused the trace: ${e.code}: ${e.message}${e.line !== undefined ? ` (line ${e.line})` : ''}` })
+    // The server's messages name the line already ("line 4: ..."); others get it added.
+    const line = e.line === undefined || e.message.startsWith(`line ${e.line}:`) ? '' : ` (line ${e.line})`
+    return result({ error: `the server refused the trace: ${e.code}: ${e.message}${line}` })
   }
   let controller: ControllerProcess | undefined
   if (command.decide === 'controller') {

@@ -167,14 +167,17 @@ void t.test('edited traces: an output the recording lacks, and traces the server
   const text = readFileSync(src, 'utf8').split('\n')
   text[3] = '{"t":"input","op":"run"'
   writeFileSync(invalid, text.join('\n'))
+  const preset = join(dir, 'preset.ndjson')
+  writeFileSync(preset, readFileSync(src, 'utf8').replace('"preset":"implicit-conversions"', '"preset":"no-such-preset"'))
   const refused = join(dir, 'refused.xml')
   const bad = memoryOutput()
-  t.equal(await runTest(s, testCommand([truncated, invalid], { junit: refused }), bad, { env: plainEnv() }), 1)
-  t.match(bad.lines.join('\n'), /^ERROR +.*truncated\.ndjson .*\n {9}the server refused the trace: FAULTLINE_TRACE_TRUNCATED: line \d+: .* \(line \d+\)$/m)
-  t.match(bad.lines.join('\n'), /^ERROR +.*invalid\.ndjson .*\n {9}the server refused the trace: FAULTLINE_TRACE_INVALID: line 4: .* \(line 4\)$/m)
-  t.match(bad.lines.join('\n'), /2 traces: 0 passed, 0 diverged, 2 failed/)
+  t.equal(await runTest(s, testCommand([truncated, invalid, preset], { junit: refused }), bad, { env: plainEnv() }), 1)
+  t.match(bad.lines.join('\n'), /^ERROR +.*preset\.ndjson .*\n {9}the server refused the trace: FAULTLINE_UNKNOWN_PRESET: .*no-such-preset.*$/m)
+  t.match(bad.lines.join('\n'), /^ERROR +.*truncated\.ndjson .*\n {9}the server refused the trace: FAULTLINE_TRACE_TRUNCATED: line \d+: .*[^)]$/m)
+  t.match(bad.lines.join('\n'), /^ERROR +.*invalid\.ndjson .*\n {9}the server refused the trace: FAULTLINE_TRACE_INVALID: line 4: .*[^)]$/m)
+  t.match(bad.lines.join('\n'), /3 traces: 0 passed, 0 diverged, 3 failed/)
   const errors = findAll(parseXml(readFileSync(refused, 'utf8')), 'error')
-  t.match(errors.map((e) => e.attrs.message), [/FAULTLINE_TRACE_TRUNCATED/, /FAULTLINE_TRACE_INVALID/])
+  t.match(errors.map((e) => e.attrs.message), [/FAULTLINE_TRACE_TRUNCATED/, /FAULTLINE_TRACE_INVALID/, /FAULTLINE_UNKNOWN_PRESET/])
 })
 
 void t.test('a replay VM is an ordinary VM: its exits pending on REST and the stream, ending stopped or killed', async (t) => {
