@@ -13,20 +13,16 @@ const post = (path, body) => fetch(url + path, { method: 'POST', headers, body: 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const info = await get('/v1/vms/' + vm)
 const gmem = (gpa, size) => info.memslots.some((s) => s.guest_memfd && gpa >= s.gpa && gpa + size <= s.gpa + s.size)
-const pendingExits = async () => (await get('/v1/vms/' + vm + '/exits?pending=true')).items
 for (;;) {
-  let pending = await pendingExits()
-  if (pending.length === 0) {
-    // Ended, and nothing came between the two looks: done. Otherwise look again a bit later.
-    const state = (await get('/v1/vms/' + vm)).state
-    if ((state === 'stopped' || state === 'killed') && (pending = await pendingExits()).length === 0) break
-    if (pending.length === 0) { await sleep(10); continue }
-  }
+  const state = (await get('/v1/vms/' + vm)).state
+  const pending = (await get('/v1/vms/' + vm + '/exits?pending=true')).items
+  if (pending.length === 0 && (state === 'stopped' || state === 'killed')) break
   for (const e of pending) {
     const d = decide(e)
     console.log('exit', e.exit, e.reason, '->', JSON.stringify(d))
     await post('/v1/vms/' + vm + '/exits/' + e.exit + '/decision', d)
   }
+  await sleep(10)
 }
 `
 
