@@ -233,6 +233,9 @@ void t.test('a controller that ends early, one that never decides: reported, and
   // The runner deleted the replay's VM, which stopped the replay: nothing is left running.
   t.match(await s.client.getReplay(result.replay.id), { state: 'stopped', error: `VM ${result.replay.vm} was deleted` })
   t.same((await s.client.listVms()).items, [])
+  t.same((await s.client.listReplays()).map((r) => r.id).slice(-1), [result.replay.id], 'its view is kept')
+  await s.client.deleteReplay(result.replay.id)
+  await t.rejects(s.client.getReplay(result.replay.id), { statusCode: 404, code: 'FAULTLINE_REPLAY_NOT_FOUND' })
 })
 
 const recordCommand = (vm: string, over: Partial<RecordCommand> = {}): RecordCommand => ({ kind: 'record', vm, follow: false, timeoutMs: 10_000, ...over })
