@@ -67,7 +67,9 @@ async function replayOne (session: Session, file: string, command: TestCommand, 
     view = await session.client.createReplay(readFileSync(file, 'utf8'), { decide: command.decide, on_divergence: command.onDivergence })
   } catch (e) {
     if (!(e instanceof FaultlineApiError) || e.statusCode >= 500) throw e
-    return result({ error: `the server refused the trace: ${e.code}: ${e.message}${e.line !== undefined ? ` (line ${e.line})` : ''}` })
+    // The server's messages name the line already ("line 4: ..."); others get it added.
+    const line = e.line === undefined || e.message.startsWith(`line ${e.line}:`) ? '' : ` (line ${e.line})`
+    return result({ error: `the server refused the trace: ${e.code}: ${e.message}${line}` })
   }
   let controller: ControllerProcess | undefined
   if (command.decide === 'controller') {
@@ -94,6 +96,9 @@ async function replayOne (session: Session, file: string, command: TestCommand, 
     }
   } finally {
     controllerEnded = await controller?.stop(error === undefined ? deps.graceMs ?? 2000 : 0)
+    // As check does: the replay's VM goes (which also stops a replay still running), so
+    // traces run against a shared server do not fill the tenant's VMs. Its view stays.
+    await session.client.deleteVm(view.vm).catch(() => {})
   }
   return result({
     view,
@@ -104,8 +109,18 @@ async function replayOne (session: Session, file: string, command: TestCommand, 
 
 const json = (v: unknown): string => JSON.stringify(v) ?? 'undefined'
 
-export function describeDivergence (d: ReplayDivergence): string {
-  return `${d.kind} at exit #${d.exit} (seq ${d.seq}): recorded ${json(d.recorded)}, actual ${json(d.actual)}`
+/**
+ * Where a divergence is: its exit (a state change has none), then the trace line and the
+ * recorded seq (an output the recording does not have has none).
+ */
+function divergencePlace (d: ReplayDivergence): string {
+  const what = d.exit === null ? 'a state change' : `exit #${d.exit}`
+  const seq = d.seq === null ? 'not in the recording' : `seq ${d.seq}`
+  return `${d.kind} at ${what} (line ${d.line}, ${seq})`
+}
+
+function describeDivergence (d: ReplayDivergence): string {
+  return `${divergencePlace(d)}: recorded ${json(d.recorded)}, actual ${json(d.actual)}`
 }
 
 function verdictWord (r: TraceResult): string {
@@ -120,13 +135,13 @@ function junitCase (r: TraceResult): JUnitCase {
     classname: 'faultline.test',
     ms: r.ms,
     failures: (v?.divergences ?? []).map((d) => ({
-      message: `${d.kind} at exit #${d.exit}`,
+      message: divergencePlace(d),
       type: d.kind,
-      text: `seq ${d.seq}\nrecorded: ${json(d.recorded)}\nactual: ${json(d.actual)}`
+      text: `recorded: ${json(d.recorded)}\nactual: ${json(d.actual)}`
     }))
   }
   if (r.error !== undefined) c.error = { message: r.error }
-  else if (v !== undefined && v.state !== 'passed' && v.divergences.length === 0) c.error = { message: `the replay ${v.state}` }
+  else if (v !== undefined && v.state !== 'passed' && v.divergences.length === 0) c.error = { message: `the replay ${v.state}${v.error !== null ? `: ${v.error}` : ''}` }
   if (r.controllerOutput !== undefined) c.systemOut = `controller: ${r.controllerEnded ?? ''}\n${r.controllerOutput}`
   return c
 }
@@ -144,7 +159,14 @@ export async function runTest (session: Session, command: TestCommand, out: Outp
     out.endStatus()
     const v = r.view
     if (out.json) {
-      out.out(JSON.stringify({ file, pass: passed(r), ...(v !== undefined ? { replay: v } : {}), ...(r.error !== undefined ? { error: r.error } : {}), ms: Math.round(r.ms) }))
+      out.out(JSON.stringify({
+        file,
+        pass: passed(r),
+        ...(v !== undefined ? { replay: v } : {}),
+        ...(r.error !== undefined ? { error: r.error } : {}),
+        ...(r.controllerEnded !== undefined ? { controller: r.controllerEnded } : {}),
+        ms: Math.round(r.ms)
+      }))
       continue
     }
     const counts = v === undefined ? '' : `  exits ${v.exits.replayed}/${v.exits.recorded}, decisions ${v.decisions.compared}/${v.decisions.recorded}`
@@ -152,6 +174,7 @@ export async function runTest (session: Session, command: TestCommand, out: Outp
     out.out(`${p(word.padEnd(8), passed(r) ? 'green' : 'red')} ${file}${counts}  ${(r.ms / 1000).toFixed(1)} s`)
     for (const d of v?.divergences ?? []) out.out(`         ${describeDivergence(d)}`)
     if (r.error !== undefined) out.out(`         ${r.error}`)
+    else if (v?.error !== undefined && v.error !== null) out.out(`         ${v.error}`)
     if (!passed(r) && r.controllerOutput !== undefined && r.controllerOutput.trim() !== '') {
       out.out(`         controller: ${r.controllerEnded ?? ''}`)
       for (const line of r.controllerOutput.trimEnd().split('\n').slice(-10)) out.out(`         | ${line}`)

@@ -187,6 +187,16 @@ export class FaultlineClient {
     return await this.call('GET', `v1/replays/${seg(id)}`)
   }
 
+  /** GET /v1/replays: the caller's replays (an admin's: every tenant's), oldest first. */
+  async listReplays (): Promise<ReplayView[]> {
+    return itemsOf(await this.call<{ items: ReplayView[] }>('GET', 'v1/replays'))
+  }
+
+  /** DELETE /v1/replays/{id}: stops the replay if it runs and forgets it (its VM stays). */
+  async deleteReplay (id: string): Promise<void> {
+    await this.call('DELETE', `v1/replays/${seg(id)}`)
+  }
+
   // ---- the rest --------------------------------------------------------------------------
 
   /** GET /v1/presets: the built-in guest programs. */

@@ -2,7 +2,8 @@
 // (schemas/), so the client cannot drift from what the server validates and sends; the
 // aliases keep the names client code has used since the first release.
 import type {
-  CreateVmBody, DecisionBody, DecisionRecord, ExitRecord, ExitView, PolicyInput, PresetView, SetAttributesBody, VmView
+  CreateVmBody, DecideMode, DecisionBody, DecisionRecord, Divergence, ExitRecord, ExitView, OnDivergence, PolicyInput,
+  PresetView, ReplayQuery, SetAttributesBody, VmView
 } from '../../schemas/index.js'
 
 export type {
@@ -10,7 +11,7 @@ export type {
   DecisionMessage, ErrorCode, ErrorMessage, ExitMessage, ExitReasonName as ExitReason, HelloMessage, Hypercall,
   Instruction, Io, Memslot, MemoryFault, MessageId, Mmio, Page, PolicyRule, Role, RevokedMessage, RunResult,
   ServerMessage, StateMessage, SubscribedMessage, SubscribeMessage, SystemEvent, UnsubscribeMessage, VcpuInfo,
-  StreamVmState, VmAction, VmEvent, VmState, VmType
+  ReplayState, ReplayView, StreamVmState, VmAction, VmEvent, VmState, VmType
 } from '../../schemas/index.js'
 
 /** POST /v1/vms */
@@ -52,43 +53,16 @@ export interface ExitListOptions extends ListOptions {
   pending?: boolean
 }
 
-// Traces and replays (issue 14). The server's schemas for these are being written beside
-// this (schemas/trace.ts); until they are on main these are written from the agreed contract.
-// TODO(after the traces branch merges): alias schemas/trace.ts's types here instead.
+// Traces and replays (docs/traces.md): the schemas' own types, as above.
 
 /** Who decides a replay's exits: the controller now subscribed to its VM, or the trace's decisions. */
-export type ReplayDecide = 'controller' | 'recorded'
+export type ReplayDecide = DecideMode
 /** What a replay does at a divergence: stop there, go on, or go on with the recorded decision. */
-export type ReplayOnDivergence = 'stop' | 'continue' | 'use_recorded'
-export type ReplayState = 'waiting' | 'running' | 'passed' | 'diverged' | 'stopped' | 'failed'
-
-export interface ReplayOptions {
-  decide?: ReplayDecide
-  on_divergence?: ReplayOnDivergence
-  name?: string
-}
-
-/** A place where the replay did not do what the trace recorded. */
-export interface ReplayDivergence {
-  kind: 'SIMULATION_DIVERGED' | 'DECISION_DIVERGED'
-  /** The recorded exit's id. */
-  exit: number
-  seq: number
-  recorded: unknown
-  actual: unknown
-}
-
-/** POST /v1/replays, GET /v1/replays/{id}. */
-export interface ReplayView {
-  id: string
-  /** The VM the trace is replayed on: the controller under test subscribes to it. */
-  vm: string
-  state: ReplayState
-  decide: ReplayDecide
-  on_divergence: ReplayOnDivergence
-  exits: { recorded: number, replayed: number }
-  decisions: { recorded: number, compared: number }
-  divergences: ReplayDivergence[]
-  created_at: string
-  finished_at: string | null
-}
+export type ReplayOnDivergence = OnDivergence
+/** POST /v1/replays's query: `decide`, `on_divergence`, the new VM's `name`. */
+export type ReplayOptions = ReplayQuery
+/**
+ * A place where the replay did not do what the trace recorded: `exit` is null for a state
+ * change, `seq` null for an output the recording does not have, `line` the trace's line.
+ */
+export type ReplayDivergence = Divergence

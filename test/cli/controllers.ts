@@ -66,3 +66,41 @@ export function writeController (dir: string, name: string, decide: string): str
 export const RESUMER = `
 function decide () { return { action: 'resume' } }
 `
+
+/**
+ * The built-in always-convert policy (src/cli/policies.ts) as a user would write it, the one
+ * the golden traces in traces/ were decided by: convert every EFAULT fault and MAP_GPA_RANGE,
+ * kill a hwpoisoned private page and terminal events, resume the rest with ret 0 and zero
+ * data. A private fault with no guest_memfd behind it is killed up front: the CLI kills it
+ * after the server refuses the conversion, but a replay takes a decision before the core
+ * sees it, so a controller is never told of that refusal (see docs/ci.md).
+ */
+export const ALWAYS_CONVERT = `
+const TERMINAL_EVENTS = [1, 3, 6, 7] // KVM_SYSTEM_EVENT_SHUTDOWN, _CRASH, _SEV_TERM, _TDX_FATAL
+function decide (e) {
+  const fault = e.reason === 'KVM_EXIT_MEMORY_FAULT' && e.run.ret === -1 ? e.memory_fault : undefined
+  if (fault) {
+    const priv = (fault.flags & 8) !== 0
+    if (e.run.errno === 'EFAULT') return priv && !gmem(fault.gpa, fault.size) ? { action: 'kill' } : { action: 'convert' }
+    return priv ? { action: 'kill' } : { action: 'resume', inject: 'mce' }
+  }
+  if (e.reason === 'KVM_EXIT_HYPERCALL' && e.hypercall.nr === 12) return { action: 'convert' }
+  if (['KVM_EXIT_SHUTDOWN', 'KVM_EXIT_INTERNAL_ERROR', 'KVM_EXIT_UNKNOWN'].includes(e.reason)) return { action: 'kill' }
+  if (e.reason === 'KVM_EXIT_SYSTEM_EVENT' && TERMINAL_EVENTS.includes(e.system_event.type)) return { action: 'kill' }
+  return resume(e)
+}
+function resume (e) {
+  const d = { action: 'resume' }
+  if (e.reason === 'KVM_EXIT_HYPERCALL') d.ret = 0
+  if (e.reason === 'KVM_EXIT_IO' && e.io.direction === 0) d.data = new Array(e.io.count).fill(0)
+  if (e.reason === 'KVM_EXIT_MMIO' && !e.mmio.is_write) d.data = new Array(e.mmio.len).fill(0)
+  return d
+}
+`
+
+/**
+ * always-convert but for one decision: the private page at 0x103000 is not converted back
+ * (resumed), which implicit-conversions' last exit asks for.
+ */
+export const ALWAYS_CONVERT_BUT_ONE = ALWAYS_CONVERT.replace('function decide (e) {', `function decide (e) {
+  if (e.reason === 'KVM_EXIT_MEMORY_FAULT' && e.memory_fault.flags === 8 && e.memory_fault.gpa === 0x103000) return { action: 'resume' }`)
