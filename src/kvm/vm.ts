@@ -326,6 +326,14 @@ export class Vm implements VcpuCore {
     return this.cpu(vcpu).decide(exit, decision)
   }
 
+  /**
+   * Throws what decide() would throw for this decision (EXIT_NOT_PENDING, INVALID_ACTION)
+   * and changes nothing: for a caller that applies the decision later.
+   */
+  checkDecision (vcpu: number, exit: number, decision: Decision): void {
+    this.cpu(vcpu).plan(exit, decision)
+  }
+
   /** Makes an interrupt pending on a vCPU (the guest takes it at its next op boundary). */
   injectInterrupt (vcpu: number): void { this.cpu(vcpu).injectInterrupt() }
 

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks'
 import type { Principal } from '../auth/types.js'
 import type { Control, DecideInput } from '../control/control.js'
 import type { VmRecord } from '../control/record.js'
+import { coreDecision } from '../control/decisions.js'
 import type { DecidedBy, VmAction } from '../../schemas/common.js'
 import type { ExitMessage } from '../../schemas/exit.js'
 import type { DecideMode, Divergence, OnDivergence, ReplayState, ReplayView, TraceBodyLine, TraceDecision, TraceState } from '../../schemas/trace.js'
@@ -98,7 +99,11 @@ export class Replay {
     if (this.opts.decide === 'recorded') {
       throw new FaultlineError('CONFLICT', `replay ${this.id} decides the exits of VM ${this.rec.id} from its trace (decide=recorded)`)
     }
-    if (!this.rec.pending.has(exit) || this.held.has(exit)) throw new FaultlineError('EXIT_NOT_PENDING', `exit ${exit} of VM ${this.rec.id} is not pending`)
+    const p = this.rec.pending.get(exit)
+    if (p === undefined || this.held.has(exit)) throw new FaultlineError('EXIT_NOT_PENDING', `exit ${exit} of VM ${this.rec.id} is not pending`)
+    // Refused now as on any VM (VALIDATION, INVALID_ACTION; the exit stays pending), so the
+    // controller hears of it: the core's answer cannot change before the replay applies it.
+    this.rec.vm.checkDecision(p.vcpu, exit, coreDecision(d))
     this.held.set(exit, { d, by })
     if (this.waitingFor === exit) { this.waitingFor = null; this.state = 'running'; this.schedule() }
     return true

@@ -57,7 +57,7 @@ void t.test('a controller deciding as recorded passes; decisions are compared', 
 
 /** always-convert, but the exit with this id is killed. */
 function differsAt (id: number): Policy {
-  return (exit) => (exit as ExitFields & { exit: number }).exit === id ? { action: 'resume', ret: 1 } : alwaysConvert(exit)
+  return (exit) => (exit as ExitFields & { exit: number }).exit === id ? { action: 'kill' } : alwaysConvert(exit)
 }
 
 void t.test('a policy changed in one decision: exactly one divergence, at that exit', async t => {
@@ -75,7 +75,7 @@ void t.test('a policy changed in one decision: exactly one divergence, at that e
     t.equal(d?.kind, 'DECISION_DIVERGED')
     t.equal(d?.exit, 7, 'at exit 7')
     t.match(d?.recorded, { t: 'decision', exit: 7, action: 'convert' })
-    t.match(d?.actual, { exit: 7, action: 'resume', ret: 1 })
+    t.match(d?.actual, { exit: 7, action: 'kill' })
     if (mode === 'use_recorded') t.equal(v.decisions.compared, v.decisions.recorded, 'the run went on: every decision compared')
     if (mode === 'stop') t.ok(v.lines.done < v.lines.total, 'stopped at the divergence')
     if (mode === 'continue') t.equal(v.lines.done, v.lines.total, 'went on to the end')
@@ -187,14 +187,24 @@ void t.test('a replay VM: the scheduler leaves it alone, recorded mode refuses c
   t.throws(() => s.traces.get(RECORDER, rv.id), { code: 'REPLAY_NOT_FOUND' })
 })
 
-void t.test('a decision the core refuses is a divergence, and the recorded one keeps the run going', async t => {
+void t.test('a decision the core refuses is refused to the controller, as on any VM; a refused recorded one is a divergence', async t => {
   const s = setup(t)
   const run = await recordRun({ body: { type: 'tdx', vcpus: 1, preset: 'io-heavy' }, maxExits: 20, on: s })
-  // The controller converts an I/O exit: INVALID_ACTION; the replay applies the recorded resume.
-  const view = s.traces.create(RECORDER, run.trace, { decide: 'controller', on_divergence: 'continue' })
-  controller(s, view.vm, (e) => (e as ExitFields & { exit: number }).exit === 4 ? { action: 'convert' } : alwaysConvert(e))
+  // The controller converts an I/O exit: INVALID_ACTION at once, the exit still pending, so
+  // the controller can answer again (this one kills); that answer is what is compared.
+  const view = s.traces.create(RECORDER, run.trace, { decide: 'controller', on_divergence: 'use_recorded' })
+  const refusals: string[] = []
+  s.control.subscribe({ vm: view.vm }, (e) => {
+    if (e.type !== 'exit' || e.exit !== 4) return
+    setImmediate(() => {
+      try { s.control.apply(RECORDER, view.vm, 4, { action: 'convert' }, 'controller') } catch (err) { refusals.push((err as { code: string }).code) }
+      t.equal(s.control.pendingExitEvents(RECORDER, view.vm).map(p => p.exit).join(), '4', 'still pending after the refusal')
+    })
+  })
+  controller(s, view.vm, (e) => (e as ExitFields & { exit: number }).exit === 4 ? { action: 'kill' } : alwaysConvert(e))
   const v = await finished(s, RECORDER, view.id)
-  t.match(v.divergences, [{ kind: 'DECISION_DIVERGED', exit: 4, actual: { action: 'convert', refused: /INVALID_ACTION|cannot|convert/ } }])
+  t.same(refusals, ['INVALID_ACTION'])
+  t.match(v.divergences, [{ kind: 'DECISION_DIVERGED', exit: 4, actual: { action: 'kill' } }])
   t.equal(v.divergences.length, 1)
   t.equal(v.lines.done, v.lines.total)
   // A recorded decision the core refuses (a trace edited by hand): reported, not a failure.

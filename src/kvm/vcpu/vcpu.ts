@@ -23,6 +23,7 @@ import {
 } from './compile.js'
 import type { Code, CodeOp } from './compile.js'
 import { planDecision } from './decide.js'
+import type { DecisionPlan } from './decide.js'
 import { bootData } from './state.js'
 import type { Completion, HcState, RandomDraw, VcpuData } from './state.js'
 
@@ -371,11 +372,7 @@ export class Vcpu implements HcHost {
    */
   decide (exitId: number, decision: Decision): DecisionOutcome {
     const d = this.d
-    if (d.pending === null || d.pending.exit !== exitId) {
-      throw new KvmError('EXIT_NOT_PENDING', `exit ${exitId} is not pending on vCPU ${this.id}`)
-    }
-    const restrictRet = this.core.kvmAbi !== '6.19' && (this.tdx !== null || this.snp !== null)
-    const plan = planDecision(d.pending, d.completion === 'access' && d.convertible, decision, { restrictRet })
+    const plan = this.plan(exitId, decision)
     if (plan.convert !== undefined) this.core.convert(plan.convert.gpa, plan.convert.size, plan.convert.priv)
     d.pending = null
     d.completion = null
@@ -383,6 +380,16 @@ export class Vcpu implements HcHost {
     // kill, and reset/terminal outcomes: this vCPU runs no more until the VM is reset.
     if (plan.applied === null) d.halted = true
     return plan.outcome
+  }
+
+  /** What decide() would do, or its refusal (thrown); nothing changes. */
+  plan (exitId: number, decision: Decision): DecisionPlan {
+    const d = this.d
+    if (d.pending === null || d.pending.exit !== exitId) {
+      throw new KvmError('EXIT_NOT_PENDING', `exit ${exitId} is not pending on vCPU ${this.id}`)
+    }
+    const restrictRet = this.core.kvmAbi !== '6.19' && (this.tdx !== null || this.snp !== null)
+    return planDecision(d.pending, d.completion === 'access' && d.convertible, decision, { restrictRet })
   }
 
   private applyDecision (): ExitRecord | null {
