@@ -3,8 +3,9 @@
 // - RawOutbox: with no extension negotiated (no permessage-deflate) every frame is the same
 //   bytes for every client, so an event's frame is built once (wire.ts) and written straight
 //   to the TCP socket. A socket that controls a VM gets each frame at once, corked until the
-//   end of the tick so that a burst is one syscall; a socket that only observes gets its
-//   frames in batches every observerFlushMs, one write per batch instead of one per event.
+//   end of the event-loop turn (setImmediate), so that the `decided` frames of one TCP read's
+//   decisions and the exits of the scheduler's tick leave in one syscall; a socket that only
+//   observes gets its frames in batches every observerFlushMs, one write per batch.
 // - WsOutbox: through ws.send, when an extension was negotiated (or for a test's fake socket).
 //
 // Flow control is the same for both: sends never wait, and a socket whose unsent bytes pass
@@ -73,6 +74,11 @@ class WsOutbox implements Outbox {
   }
 }
 
+/**
+ * Every byte of a RawOutbox reaches the kernel through release() (the end of a corked turn)
+ * or writeBatch() (an observer's batch): whatever must happen before frames leave (a store
+ * commit) belongs in those two.
+ */
 class RawOutbox implements Outbox {
   /** Frames of an observing socket waiting for the next batch. */
   private pending: Buffer[] = []
@@ -123,12 +129,13 @@ class RawOutbox implements Outbox {
     }
     // What was batched goes first, so the socket's order never changes.
     if (this.pending.length > 0) this.flush()
-    if (!this.corked) { this.corked = true; this.raw.cork(); process.nextTick(this.uncork) }
+    if (!this.corked) { this.corked = true; this.raw.cork(); setImmediate(this.release) }
     this.raw.write(frame)
     this.checkBuffer()
   }
 
-  private readonly uncork = (): void => {
+  /** The end of the turn: what the turn wrote goes out in one syscall. */
+  private readonly release = (): void => {
     this.corked = false
     this.raw.uncork()
   }
