@@ -4,7 +4,7 @@
 //   bytes for every client, so an event's frame is built once (wire.ts) and written straight
 //   to the TCP socket. A socket that controls a VM gets each frame at once, corked until the
 //   end of the event-loop turn (setImmediate), so that the `decided` frames of one TCP read's
-//   decisions and the exits of the scheduler's tick leave in one syscall; a socket that only
+//   decisions and the exits of the scheduler's next tick leave in one syscall; a socket that only
 //   observes gets its frames in batches every observerFlushMs, one write per batch.
 // - WsOutbox: through ws.send, when an extension was negotiated (or for a test's fake socket).
 //
@@ -129,10 +129,17 @@ class RawOutbox implements Outbox {
     }
     // What was batched goes first, so the socket's order never changes.
     if (this.pending.length > 0) this.flush()
-    if (!this.corked) { this.corked = true; this.raw.cork(); setImmediate(this.release) }
+    if (!this.corked) { this.corked = true; this.raw.cork(); process.nextTick(this.releaseAtTurnEnd) }
     this.raw.write(frame)
     this.checkBuffer()
   }
+
+  /**
+   * Queued from a tick rather than at once, so that a scheduler tick woken by the same
+   * callback (a decision read from the socket) is queued first: the vCPU's next exit then
+   * joins its `decided` frame in one write, with no extra turn of the loop.
+   */
+  private readonly releaseAtTurnEnd = (): void => { setImmediate(this.release) }
 
   /** The end of the turn: what the turn wrote goes out in one syscall. */
   private readonly release = (): void => {
