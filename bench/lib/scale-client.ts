@@ -7,7 +7,16 @@
 import WebSocket from 'ws'
 import { progress } from './report.js'
 
-export interface ScaleJob { api: string, token: string, vms: string[], vcpus: number, warmupS: number, seconds: number }
+export interface ScaleJob {
+  api: string
+  token: string
+  vms: string[]
+  vcpus: number
+  warmupS: number
+  seconds: number
+  /** Start the VMs (else they run already, their pending exits redelivered on subscribe). */
+  start: boolean
+}
 export interface ScaleResult {
   exits: number
   exitsPerSec: number
@@ -80,6 +89,7 @@ const allSubscribed = new Promise<void>((resolve) => {
 for (const vm of job.vms) ws.send(JSON.stringify({ type: 'subscribe', vm, role: 'controller' }))
 await allSubscribed
 for (const [i, vm] of job.vms.entries()) {
+  if (!job.start) break
   await rest('POST', `/v1/vms/${vm}/actions`, { action: 'start' })
   if ((i + 1) % 100 === 0 || i + 1 === job.vms.length) progress('VMs started', i + 1, job.vms.length)
 }
