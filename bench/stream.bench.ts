@@ -8,12 +8,14 @@
 //   trip stays within 1.5x its value with no observers.
 // Run: node --import tsx bench/stream.bench.ts (or npm run bench -- stream).
 import { spawn } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { dirname, join } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { loadConfig } from '../src/config.js'
 import { localServer } from '../src/local-server.js'
 import { histogram, median, percentile, report } from './lib/report.js'
 import type { ExitRttResult, Job, RttResult, ThroughputResult } from './lib/stream-client.js'
+import { latencySvg } from './lib/svg.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const TOKEN = 'bench-operator-token-0000'
@@ -93,6 +95,16 @@ report(`exit round trip, 1 vCPU (frame ${rtt.frameBytes} B)`, [
 ])
 histogram('exit round trip', rtt.exitUs)
 histogram('ws echo round trip', rtt.echoUs)
+// The README's chart, from a full run only (a quick run's samples are too few to show).
+if (!quick) {
+  const file = join(here, '..', 'docs', 'bench', 'exit-latency.svg')
+  mkdirSync(dirname(file), { recursive: true })
+  writeFileSync(file, latencySvg(`exit round trip (1 vCPU) beside a ws echo, ${new Date().toISOString().slice(0, 10)}`, [
+    { name: 'faultline exit round trip', samplesUs: rtt.exitUs, color: '#c0392b' },
+    { name: 'ws echo round trip', samplesUs: rtt.echoUs, color: '#2c6fbb' }
+  ]))
+  console.log(`    chart: ${relative(process.cwd(), file)}`)
+}
 }
 
 // ---- 2. throughput, 64 vCPUs over 16 VMs, one controller socket ----
