@@ -111,6 +111,9 @@ if (runs('storm')) {
   console.log(`    CPU: the server ${(cpu * 100).toFixed(0)}% of a core, the client ${(r.clientCpu * 100).toFixed(0)}% over the window`)
   console.log(`    exits per vCPU in the window: min ${r.perVcpu.min}, median ${r.perVcpu.p50}, max ${r.perVcpu.max}; ${r.perVcpu.idle} of ${r.perVcpu.vcpus} vCPUs had none`)
   console.log(`    in a closed loop every vCPU waits its turn among ${VMS * VCPUS}: the mean round trip is about vCPUs / exits per second (${fmt(VMS * VCPUS / r.exitsPerSec * 1000)} ms)`)
+  // The next part is its own scenario: these VMs and their journals go first.
+  for (const id of vms) server.control.deleteVm(principal, id)
+  gc()
 }
 
 // ---- 2. 1,000 observers on 100 VMs ----
@@ -130,11 +133,13 @@ if (runs('observers')) {
   const watched = await controller({ api: server.url, token: TOKEN, vms, vcpus: 1, warmupS: 1, seconds, start: false })
   observers.stdin.end()
   await new Promise(resolve => observers.once('exit', resolve))
-  missed ||= !(watched.rtt.p50 <= 1.5 * alone.rtt.p50)
+  // A run with no round trips (the guests' programs ended) measures nothing: a miss.
+  const observedOk = watched.rtt.n > 0 && alone.rtt.n > 0 && watched.rtt.p50 <= 1.5 * alone.rtt.p50
+  missed ||= !observedOk
   const obs = JSON.parse(obsOut.trim().split('\n').at(-1) ?? '{}') as { frames: number, open: number }
   console.log(`\n# scale: ${OBSERVERS} observer sockets on ${OBSERVED_VMS} VMs (1 vCPU each), one controller deciding every exit`)
   report(`${OBSERVERS} observers, ${seconds} s measured each way`, [
-    { name: 'decision round trip p50, observed', value: ms(watched.rtt.p50), unit: 'ms', baseline: { name: 'no observers', value: ms(alone.rtt.p50) }, target: '<= 1.5x', pass: watched.rtt.p50 <= 1.5 * alone.rtt.p50 },
+    { name: 'decision round trip p50, observed', value: ms(watched.rtt.p50), unit: 'ms', baseline: { name: 'no observers', value: ms(alone.rtt.p50) }, target: '<= 1.5x', pass: observedOk },
     { name: 'decision round trip p99, observed', value: ms(watched.rtt.p99), unit: 'ms', baseline: { name: 'no observers', value: ms(alone.rtt.p99) } },
     { name: 'exits decided per second, observed', value: watched.exitsPerSec, unit: '/s', baseline: { name: 'no observers', value: alone.exitsPerSec } }
   ])
