@@ -101,22 +101,10 @@ export class Scheduler {
       this.nextTenant = (t + 1) % this.tenants.length
       if (!this.runTenant(this.tenants[t] as TenantRing)) { idle++; continue }
       idle = 0
-      if (this.now() - start >= this.tickMs) { this.yieldTurn(); return }
+      if (this.now() - start >= this.tickMs) { this.wake(); return }
     }
     // A whole round found nothing to run: sleep until a start, decision or interrupt wakes it.
   }
-
-  /**
-   * Asks for the next tick once this turn's process.nextTick callbacks have run: what they
-   * queue for the end of the turn (the stream's corked writes of this tick's exits) then runs
-   * before the next tick, instead of waiting TICK_MS behind it.
-   */
-  private yieldTurn (): void {
-    this.scheduled = true
-    process.nextTick(this.queueTick)
-  }
-
-  private readonly queueTick = (): void => { setImmediate(this.tick) }
 
   /** Runs one slice of the tenant's next runnable VM; false when none can run. */
   private runTenant (ring: TenantRing): boolean {
