@@ -82,7 +82,7 @@ for (let i = 0; i < HOSTILE_VMS; i++) {
   progress('hostile VMs', i + 1, HOSTILE_VMS)
 }
 const loaded = await measure()
-const spun = control.stats().vms.running
+const spun = Object.values(control.stats().vms.running).reduce((a, b) => a + b, 0)
 
 const hzQuiet = percentile(quiet.healthz.us, 99) / 1000
 const hzLoaded = percentile(loaded.healthz.us, 99) / 1000

@@ -20,10 +20,16 @@ mkdirSync(resultsDir, { recursive: true })
 const results = join(resultsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.ndjson`)
 console.log(`results: ${results}`)
 let failed = 0
+const started = Date.now()
+const seconds = (from: number): string => `${Math.round((Date.now() - from) / 1000)} s`
 for (const [i, f] of suites.entries()) {
-  process.stderr.write(`[${i + 1}/${suites.length}] ${f}\n`)
+  process.stderr.write(`[${i + 1}/${suites.length}] ${f} (${seconds(started)} so far)\n`)
+  const t0 = Date.now()
   const env = { ...process.env, BENCH_RESULTS: results, BENCH_SUITE: f.replace(/\.bench\.ts$/, '') }
   const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(here, f)], { stdio: 'inherit', env })
+  // A suite exits 1 when a figure misses its target: reported, and the next suite runs.
   if (r.status !== 0) { failed++; console.log(`\n${f} exited with ${r.status ?? r.signal}`) }
+  process.stderr.write(`[${i + 1}/${suites.length}] ${f} done in ${seconds(t0)}\n`)
 }
+console.log(`\n${suites.length} suites in ${seconds(started)}; ${failed} with a figure that missed its target (or failed). Results: ${results}`)
 process.exit(failed > 0 ? 1 : 0)

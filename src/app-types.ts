@@ -34,6 +34,8 @@ declare module 'fastify' {
     public?: boolean
     /** GET /metrics: admin and metrics tokens only, and the one route a metrics token may use. */
     metrics?: boolean
+    /** false: never rate limited (the health probes). */
+    rateLimit?: false
   }
 }
 

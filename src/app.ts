@@ -116,9 +116,6 @@ export async function buildApp (opts: BuildOptions): Promise<FastifyInstance> {
   })
   // JSON only: a text/plain body is 415, not a string that fails validation later.
   app.removeContentTypeParser('text/plain')
-  // Response schemas document the API; control/ already builds exactly those shapes (a test
-  // hook checks every response against its schema), so JSON.stringify serializes them.
-  app.setSerializerCompiler(() => (data) => JSON.stringify(data))
   for (const p of opts.before ?? []) await app.register(p)
   await app.register(faultline, { control: opts.control, auth: opts.auth, settings: opts.settings })
   return app

@@ -22,6 +22,15 @@ export const responseContract = fp(async (app) => {
     for (const [status, schema] of Object.entries(response)) checks.set(Number(status), Compile('content' in schema ? {} : schema))
     for (const method of [route.method].flat()) byRoute.set(`${method} ${route.url}`, checks)
   })
+  // Before serialization too: the schema-compiled serializer coerces a wrong type and drops an
+  // unknown field, so the object control/ built is checked as it was, not only as sent.
+  app.addHook('preSerialization', async (req, reply, payload: unknown) => {
+    const check = byRoute.get(`${req.method} ${req.routeOptions.url ?? ''}`)?.get(reply.statusCode)
+    if (check === undefined || typeof payload !== 'object' || payload === null || check.Check(payload)) return payload
+    const problem = [...check.Errors(payload)].slice(0, 3).map(e => `${e.instancePath} ${e.message}`).join('; ')
+    void reply.code(500).serializer((x: unknown) => JSON.stringify(x))
+    return { contractViolation: `${req.method} ${req.url} → ${reply.statusCode} (before serialization): ${problem}`, body: payload }
+  })
   app.addHook('onSend', async (req, reply, payload) => {
     const checks = byRoute.get(`${req.method} ${req.routeOptions.url ?? ''}`)
     if (checks === undefined) return payload

@@ -8,6 +8,8 @@ import { localServer } from '../../src/local-server.js'
 const TOKEN = process.env.BENCH_TOKEN ?? ''
 const which = process.argv[2]
 const say = (url: string, path: string): void => { process.stdout.write(JSON.stringify({ url, path }) + '\n') }
+// Exit on SIGTERM through process.exit, so a server run under `node --cpu-prof` writes its profile.
+process.on('SIGTERM', () => { process.exit(0) })
 
 if (which === 'faultline') {
   const server = await localServer({

@@ -180,8 +180,13 @@ export class Durable implements VmRecorder {
   private queue (): void {
     if (this.queued) return
     this.queued = true
-    setImmediate(this.flush)
+    // From a tick, as the outbox's release without a store: a scheduler tick woken by this
+    // change (a decision) is queued first, so the vCPU's next exit joins this commit and
+    // leaves in the same write as its `decided` frame.
+    process.nextTick(this.queueFlush)
   }
+
+  private readonly queueFlush = (): void => { setImmediate(this.flush) }
 
   private readonly flush = (): void => {
     this.queued = false

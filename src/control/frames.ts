@@ -30,6 +30,26 @@ export function exitMessage (vm: string, seq: number, r: ExitRecord, pending: bo
   }
 }
 
+/**
+ * JSON.stringify(exitMessage(...)), built by template: one per exit on the hot path, about
+ * three times faster than stringifying the object. The core's numbers are finite, so `${n}`
+ * writes what JSON.stringify would; test/control/frames.test.ts holds the two equal over
+ * every preset on every VM type.
+ */
+export function exitFrame (vm: string, seq: number, r: ExitRecord, pending: boolean): string {
+  const run = r.run.ret === 0 ? '{"ret":0}' : `{"ret":-1,"errno":"${r.run.errno}"}`
+  let s = `{"type":"exit","vm":${JSON.stringify(vm)},"exit":${r.exit},"seq":${seq},"vcpu":${r.vcpu},"reason":"${r.reason}","exit_reason":${r.exit_reason},"run":${run}`
+  const mf = r.memory_fault
+  if (mf !== undefined) s += `,"memory_fault":{"flags":${mf.flags},"gpa":${mf.gpa},"size":${mf.size}}`
+  const hc = r.hypercall
+  if (hc !== undefined) s += `,"hypercall":{"nr":${hc.nr},"args":[${hc.args.join(',')}],"ret":${hc.ret},"flags":${hc.flags}}`
+  // Rarer payloads with variable-length data: JSON.stringify.
+  if (r.io !== undefined) s += `,"io":${JSON.stringify(r.io)}`
+  if (r.mmio !== undefined) s += `,"mmio":${JSON.stringify(r.mmio)}`
+  if (r.system_event !== undefined) s += `,"system_event":${JSON.stringify(r.system_event)}`
+  return s + (pending ? ',"pending":true}' : ',"pending":false}')
+}
+
 /** {"type":"decided","vm","exit","seq","action","by"} */
 export function decidedFrame (vm: string, exit: number, seq: number, action: DecisionAction, by: DecidedBy): string {
   // One per exit: a template rather than an object for JSON.stringify. `action` and `by`

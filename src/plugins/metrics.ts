@@ -7,8 +7,9 @@ import type { EventLoopUtilization } from 'node:perf_hooks'
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { MetricObjectWithValues, MetricValueWithName } from 'prom-client'
-import type { ControlStats, LatencyHistogram } from '../control/stats.js'
+import type { LatencyHistogram } from '../control/stats.js'
 import { CONVERT_DIRECTIONS, DECISION_ACTIONS, DECISION_SOURCES, EXIT_REASONS, LATENCY_BUCKETS } from '../control/stats.js'
+import { HTTP_DURATION_BUCKETS, HttpStats } from './http-stats.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -19,15 +20,17 @@ declare module 'fastify' {
 
 const PREFIX = 'faultline_'
 
-type Exported = MetricObjectWithValues<MetricValueWithName<'source' | 'le'>>
+type Exported = MetricObjectWithValues<MetricValueWithName<string>>
+
+interface Counted { labels: Record<string, string>, h: LatencyHistogram }
 
 /**
- * A histogram whose buckets are counted elsewhere (ControlStats), exported as prom-client
- * exports its own: cumulative `le` buckets, `_sum` and `_count`, per source.
+ * A histogram whose buckets are counted elsewhere (ControlStats, HttpStats), exported as
+ * prom-client exports its own: cumulative `le` buckets, `_sum` and `_count`, per label set.
  */
-class DecisionLatency extends Histogram<'source'> {
-  constructor (registry: Registry, private readonly stats: ControlStats) {
-    super({ name: PREFIX + 'decision_latency_seconds', help: 'Time from an exit published to its decision applied, by who decided it', labelNames: ['source'], buckets: [...LATENCY_BUCKETS], registers: [registry] })
+class CountedHistogram extends Histogram<string> {
+  constructor (registry: Registry, private readonly spec: { name: string, help: string, labelNames: string[], buckets: readonly number[], read: () => Iterable<Counted> }) {
+    super({ name: spec.name, help: spec.help, labelNames: spec.labelNames, buckets: [...spec.buckets], registers: [registry] })
   }
 
   override async get (): Promise<Exported> {
@@ -40,21 +43,20 @@ class DecisionLatency extends Histogram<'source'> {
   }
 
   private export (): Exported {
-    const name = PREFIX + 'decision_latency_seconds'
-    const values: Array<MetricValueWithName<'source' | 'le'>> = []
-    DECISION_SOURCES.forEach((source, i) => {
-      const h = this.stats.latency[i] as LatencyHistogram
+    const { name, help, buckets } = this.spec
+    const values: Array<MetricValueWithName<string>> = []
+    for (const { labels, h } of this.spec.read()) {
       let acc = 0
-      LATENCY_BUCKETS.forEach((le, b) => {
+      buckets.forEach((le, b) => {
         acc += h.counts[b] as number
-        values.push({ metricName: name + '_bucket', labels: { source, le }, value: acc })
+        values.push({ metricName: name + '_bucket', labels: { ...labels, le }, value: acc })
       })
-      values.push({ metricName: name + '_bucket', labels: { source, le: '+Inf' }, value: h.count })
-      values.push({ metricName: name + '_sum', labels: { source }, value: h.sum })
-      values.push({ metricName: name + '_count', labels: { source }, value: h.count })
-    })
+      values.push({ metricName: name + '_bucket', labels: { ...labels, le: '+Inf' }, value: h.count })
+      values.push({ metricName: name + '_sum', labels, value: h.sum })
+      values.push({ metricName: name + '_count', labels, value: h.count })
+    }
     // prom-client's types give `type` as an enum; at run time (and in its own metrics) it is the string.
-    return { name, help: 'Time from an exit published to its decision applied, by who decided it', type: 'histogram', values, aggregator: 'sum' } as unknown as Exported
+    return { name, help, type: 'histogram', values, aggregator: 'sum' } as unknown as Exported
   }
 }
 
@@ -94,7 +96,13 @@ export default fp(async (app) => {
       })
     }
   })
-  new DecisionLatency(registry, stats)
+  new CountedHistogram(registry, {
+    name: PREFIX + 'decision_latency_seconds',
+    help: 'Time from an exit published to its decision applied, by who decided it',
+    labelNames: ['source'],
+    buckets: LATENCY_BUCKETS,
+    read: () => DECISION_SOURCES.map((source, i) => ({ labels: { source }, h: stats.latency[i] as LatencyHistogram }))
+  })
   totals('conversions_total', 'Convert decisions applied (memory faults and KVM_HC_MAP_GPA_RANGE), by direction', 'direction', CONVERT_DIRECTIONS, stats.conversions)
   totals('converted_bytes_total', 'Guest memory converted by convert decisions, by direction', 'direction', CONVERT_DIRECTIONS, stats.convertedBytes)
   new Gauge({
@@ -163,25 +171,30 @@ export default fp(async (app) => {
     }
   })
 
-  // REST requests by route pattern (never the URL: label values stay bounded) and status.
-  const requests = new Counter({
+  // REST requests by route pattern (never the URL: label values stay bounded) and status,
+  // counted as plain numbers per request and copied in here at scrape time.
+  const http = new HttpStats()
+  new Counter({
     name: PREFIX + 'http_requests_total',
     help: 'HTTP requests answered, by method, route pattern and status code',
     labelNames: ['method', 'route', 'status_code'],
-    registers: [registry]
+    registers: [registry],
+    collect () {
+      this.reset()
+      for (const r of http.routes()) {
+        for (const [status, n] of r.byStatus) this.inc({ method: r.method, route: r.route, status_code: String(status) }, n)
+      }
+    }
   })
-  const durations = new Histogram({
+  new CountedHistogram(registry, {
     name: PREFIX + 'http_request_duration_seconds',
     help: 'Time to answer an HTTP request, by method and route pattern',
     labelNames: ['method', 'route'],
-    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [registry]
+    buckets: HTTP_DURATION_BUCKETS,
+    read: function * () { for (const r of http.routes()) yield { labels: { method: r.method, route: r.route }, h: r.duration } }
   })
   app.addHook('onResponse', (req, reply, done) => {
-    // Unmatched URLs (404) share one label value: the URL itself is unbounded.
-    const route = req.routeOptions.url ?? 'unmatched'
-    requests.inc({ method: req.method, route, status_code: String(reply.statusCode) })
-    durations.observe({ method: req.method, route }, reply.elapsedTime / 1000)
+    http.observe(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
     done()
   })
 

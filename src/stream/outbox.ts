@@ -3,8 +3,9 @@
 // - RawOutbox: with no extension negotiated (no permessage-deflate) every frame is the same
 //   bytes for every client, so an event's frame is built once (wire.ts) and written straight
 //   to the TCP socket. A socket that controls a VM gets each frame at once, corked until the
-//   end of the tick so that a burst is one syscall; a socket that only observes gets its
-//   frames in batches every observerFlushMs, one write per batch instead of one per event.
+//   end of the event-loop turn (setImmediate), so that the `decided` frames of one TCP read's
+//   decisions and the exits of the scheduler's next tick leave in one syscall; a socket that only
+//   observes gets its frames in batches every observerFlushMs, one write per batch.
 // - WsOutbox: through ws.send, when an extension was negotiated (or for a test's fake socket).
 //
 // Flow control is the same for both: sends never wait, and a socket whose unsent bytes pass
@@ -81,6 +82,11 @@ class WsOutbox implements Outbox {
   }
 }
 
+/**
+ * Every byte of a RawOutbox reaches the kernel through release() (the end of a corked turn)
+ * or writeBatch() (an observer's batch): whatever must happen before frames leave (a store
+ * commit) belongs in those two.
+ */
 class RawOutbox implements Outbox {
   /** Frames of an observing socket waiting for the next batch. */
   private pending: Buffer[] = []
@@ -131,12 +137,12 @@ class RawOutbox implements Outbox {
       if (this.pendingBytes > ctx.maxBufferedBytes) this.checkBuffer()
       return
     }
-    // Corked first: a batch flushed here waits for the uncork (and its commit) too.
+    // Corked first: a batch flushed here waits for the release (and its commit) too.
     if (!this.corked) {
       this.corked = true
       this.raw.cork()
-      if (this.ctx.afterCommit === undefined) process.nextTick(this.uncork)
-      else this.ctx.afterCommit(this.uncork)
+      if (ctx.afterCommit === undefined) process.nextTick(this.releaseAtTurnEnd)
+      else ctx.afterCommit(this.release)
     }
     // What was batched goes first, so the socket's order never changes.
     if (this.pending.length > 0) this.flush()
@@ -144,7 +150,15 @@ class RawOutbox implements Outbox {
     this.checkBuffer()
   }
 
-  private readonly uncork = (): void => {
+  /**
+   * Queued from a tick rather than at once, so that a scheduler tick woken by the same
+   * callback (a decision read from the socket) is queued first: the vCPU's next exit then
+   * joins its `decided` frame in one write, with no extra turn of the loop.
+   */
+  private readonly releaseAtTurnEnd = (): void => { setImmediate(this.release) }
+
+  /** The end of the turn: what the turn wrote goes out in one syscall. */
+  private readonly release = (): void => {
     this.corked = false
     // Corked frames are still in this process: they leave only once committed.
     this.ctx.beforeWrite?.()

@@ -41,6 +41,16 @@ void t.test('authenticate maps tokens to principals without exposing the token',
   t.equal(parseBearer(undefined), null)
 })
 
+void t.test('a token seen before maps to the same principal, and near misses stay unknown', async t => {
+  const auth = createAuth([{ token: 'aaaaaaaaaaaaaaaa', tenant: 'x', role: 'observer' }, { token: 'bbbbbbbbbbbbbbbb', tenant: 'y', role: 'operator' }])
+  const first = auth.authenticate('aaaaaaaaaaaaaaaa')
+  t.equal(auth.authenticate('aaaaaaaaaaaaaaaa'), first, 'the remembered principal')
+  t.equal(auth.authenticate('aaaaaaaaaaaaaaaab'), null, 'a longer token is not the remembered one')
+  t.equal(auth.authenticate('aaaaaaaaaaaaaaab'), null)
+  t.match(auth.authenticate('bbbbbbbbbbbbbbbb'), { tenant: 'y' }, 'the other token still proves its own tenant')
+  t.match(auth.authenticate('aaaaaaaaaaaaaaaa'), { tenant: 'x' })
+})
+
 void t.test('the constant-time compare checks every digest and finds the first match', async t => {
   const ds = ['a', 'b', 'a'].map(sha256)
   t.equal(findDigest('a', ds), 0)
