@@ -97,10 +97,12 @@ export class Control {
 
   /**
    * Runs `fn` once what was produced so far is committed: with a store, right after the
-   * group commit that ends this event-loop iteration; without one, at the next tick.
+   * group commit that ends this event-loop iteration; without one, at the same point (an
+   * immediate queued from a tick, so that a scheduler tick this turn woke runs first and its
+   * exits leave in the same write).
    */
   readonly afterCommit = (fn: () => void): void => {
-    if (this.durable === undefined) process.nextTick(fn)
+    if (this.durable === undefined) process.nextTick(setImmediate, fn)
     else this.durable.afterCommit(fn)
   }
 

@@ -13,6 +13,9 @@ import { createOutbox } from '../../src/stream/outbox.js'
 import type { OutboxContext, OutboxSocket } from '../../src/stream/outbox.js'
 import { opA } from '../control/fixtures.js'
 
+/** Past the end of the event-loop iteration under way: commits and releases are queued from a tick. */
+const iterationEnd = (): Promise<void> => new Promise(resolve => { process.nextTick(() => { setImmediate(resolve) }) })
+
 /** A store that writes down when it commits, in one log with the writes it is compared to. */
 class LoggedStore extends MemoryStore {
   constructor (private readonly log: string[]) { super() }
@@ -39,7 +42,7 @@ void t.test('outboxes commit before frames leave: the uncork, an observer batch,
   const controller = createOutbox(socket, ctx(false), raw)
   controller.event(event)
   controller.event(event)
-  await new Promise(resolve => process.nextTick(resolve))
+  await iterationEnd()
   t.same(log, ['cork', 'write', 'write', 'beforeWrite', 'uncork'], 'corked frames are released only after the commit')
 
   log.length = 0
@@ -56,7 +59,7 @@ void t.test('outboxes commit before frames leave: the uncork, an observer batch,
   turning.event(event)
   observing = false
   turning.event(event)
-  await new Promise(resolve => process.nextTick(resolve))
+  await iterationEnd()
   t.same(log, ['cork', 'write', 'write', 'beforeWrite', 'uncork'])
 
   log.length = 0
@@ -71,7 +74,7 @@ void t.test('changes nobody watches are committed at the end of their event-loop
   const id = c.createVm(opA, { type: 'tdx', vcpus: 1, memory: { size_mib: 16 }, program: [] }).id
   c.setMemoryAttributes(opA, id, { address: 0, size: 4096, attributes: 0, flags: 0 })
   t.same(log, [], 'nothing yet: the iteration is not over')
-  await new Promise(resolve => setImmediate(resolve))
+  await iterationEnd()
   t.same(log, ['commit 1'], 'the new VM as one checkpoint')
   c.setMemoryAttributes(opA, id, { address: 8192, size: 4096, attributes: 0, flags: 0 })
   c.poison(opA, id, 16384)
@@ -82,7 +85,7 @@ void t.test('changes nobody watches are committed at the end of their event-loop
   c.injectInterrupt(opA, id, 0)
   c.afterCommit(() => { log.push('released') })
   t.same(log.slice(2), [])
-  await new Promise(resolve => setImmediate(resolve))
+  await iterationEnd()
   t.same(log.slice(2), ['commit 1', 'released'])
 })
 
@@ -115,7 +118,7 @@ void t.test('a failed commit: the failure handler hears it, and nothing waiting 
   store.commit = () => { throw new Error('SQLITE_FULL: database or disk is full') }
   c.injectInterrupt(opA, id, 0)
   c.afterCommit(() => { log.push('released') })
-  await new Promise(resolve => setImmediate(resolve))
+  await iterationEnd()
   t.equal(failures.length, 1)
   t.type(failures[0], StoreError)
   t.match(failures[0]?.message, /SQLITE_FULL/)
