@@ -4,9 +4,9 @@
 // and the restart has every event a client saw.
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import t from 'tap'
 import WebSocket from 'ws'
@@ -23,11 +23,12 @@ const dataDir = (t: { teardown: (fn: () => void) => void }): string => {
 }
 const digest = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex')
 
-/** Runs the entry point to its exit (bounded), with the store in `data`. */
-async function runMain (data: string): Promise<{ code: number | null, stderr: string }> {
+/** Runs the entry point to its exit (bounded), with the store in `data`; as `uid` if given. */
+async function runMain (data: string, uid?: number): Promise<{ code: number | null, stderr: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: plainEnv({ HOST: '127.0.0.1', PORT: '0', FAULTLINE_DATA_DIR: data, FAULTLINE_TOKEN: CHILD_TOKEN, LOG_LEVEL: 'silent' }),
-    stdio: ['ignore', 'ignore', 'pipe']
+    stdio: ['ignore', 'ignore', 'pipe'],
+    ...(uid === undefined ? {} : { uid, gid: uid })
   })
   let stderr = ''
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
@@ -62,10 +63,27 @@ void t.test('a store from a newer faultline: exit 78 naming it and its version, 
   t.equal(digest(file), before)
 })
 
-void t.test('a data folder it cannot write: exit 78 naming the file', { skip: process.getuid?.() === 0 ? 'root writes read-only folders' : false }, async t => {
+/** Root writes read-only folders: as root, the server runs as nobody (65534) for this test. */
+const NOBODY = 65534
+
+/** Whether another user can reach and read the checkout (every folder above it searchable). */
+function othersCanRead (): boolean {
+  let dir = resolve('.')
+  if ((statSync(join(dir, 'src', 'main.ts')).mode & 0o004) === 0) return false
+  for (;;) {
+    if ((statSync(dir).mode & 0o001) === 0) return false
+    const up = dirname(dir)
+    if (up === dir) return true
+    dir = up
+  }
+}
+const asRoot = process.getuid?.() === 0
+
+void t.test('a data folder it cannot write: exit 78 naming the file', { skip: asRoot && !othersCanRead() ? 'run as root from a checkout other users cannot read' : false }, async t => {
   const data = dataDir(t)
-  chmodSync(data, 0o500)
-  const r = await runMain(data)
+  // Others may enter and read it (as nobody must), nobody may write it.
+  chmodSync(data, asRoot ? 0o555 : 0o500)
+  const r = await runMain(data, asRoot ? NOBODY : undefined)
   t.equal(r.code, 78)
   t.match(r.stderr, `${join(data, 'faultline.db')}: cannot be opened for writing`)
 })
