@@ -3,7 +3,7 @@
 // port of 127.0.0.1; its JSON log lines are kept. Every wait is bounded.
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -23,12 +23,18 @@ export interface ChildServer {
 /** Starts the server; `openFiles` lowers its open-files limit (ulimit -n) for it alone. */
 export async function startChild (env: Record<string, string> = {}, openFiles?: number): Promise<ChildServer> {
   const args = ['--import', 'tsx', 'src/main.ts']
+  // A data folder of its own unless the test brings one (to restart on it): removed at exit.
+  const made = env.FAULTLINE_DATA_DIR === undefined ? mkdtempSync(join(tmpdir(), 'faultline-child-')) : undefined
+  const full = childEnv({ ...(made === undefined ? {} : { FAULTLINE_DATA_DIR: made }), ...env })
   const proc = openFiles === undefined
-    ? spawn(process.execPath, args, { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn('sh', ['-c', `ulimit -n ${openFiles} && exec "$0" "$@"`, process.execPath, ...args], { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
+    ? spawn(process.execPath, args, { cwd: ROOT, env: full, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn('sh', ['-c', `ulimit -n ${openFiles} && exec "$0" "$@"`, process.execPath, ...args], { cwd: ROOT, env: full, stdio: ['ignore', 'pipe', 'pipe'] })
   const lines: ChildServer['lines'] = []
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => {
-    proc.on('exit', (code, signal) => { resolve({ code, signal }) })
+    proc.on('exit', (code, signal) => {
+      if (made !== undefined) rmSync(made, { recursive: true, force: true })
+      resolve({ code, signal })
+    })
   })
   let stderr = ''
   proc.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
@@ -59,7 +65,6 @@ function childEnv (env: Record<string, string>): NodeJS.ProcessEnv {
     PORT: '0',
     LOG_LEVEL: 'info',
     FAULTLINE_TOKEN: CHILD_TOKEN,
-    FAULTLINE_DATA_DIR: mkdtempSync(join(tmpdir(), 'faultline-child-')),
     // tap instruments child processes too, but this one runs the sources through tsx, whose
     // output maps differently: its coverage would be merged wrongly into the tests' own.
     _TAPJS_PROCESSINFO_COVERAGE_: '0',
