@@ -22,8 +22,6 @@ type Output = Exclude<TraceEntry, { k: 'run' | 'input' }>
 
 /** Divergences a view lists at most (later ones are not kept). */
 const MAX_DIVERGENCES = 1000
-/** How long one turn of the engine runs before it yields to the event loop, ms. */
-const TURN_MS = 5
 /** Slices of one run line a step runs: a line's count is the trace's word, not a bound. */
 const SLICES_PER_STEP = 16
 const ACTIONS = new Set<string>(['start', 'pause', 'resume', 'stop', 'kill', 'reset'])
@@ -34,6 +32,8 @@ export interface ReplayOptions {
   decide: DecideMode
   onDivergence: OnDivergence
   now: () => number
+  /** Asks the server's replay pump (pump.ts) for a turn. */
+  wake: (r: Replay) => void
 }
 
 export class Replay {
@@ -45,7 +45,6 @@ export class Replay {
   private waitingFor: number | null = null
   /** Slices of the current run line already run. */
   private slicesDone = 0
-  private scheduled = false
   private exitsRecorded = 0
   private exitsReplayed = 0
   private decisionsRecorded = 0
@@ -127,21 +126,21 @@ export class Replay {
   }
 
   private schedule (): void {
-    if (this.scheduled || this.finished) return
-    this.scheduled = true
-    setImmediate(this.turn)
+    if (this.runnable) this.opts.wake(this)
   }
 
-  /** Goes through lines for about TURN_MS, then yields; stops while it waits for a controller. */
-  private readonly turn = (): void => {
-    this.scheduled = false
-    if (this.finished || this.waitingFor !== null) return
-    const start = performance.now()
+  get tenant (): string { return this.opts.principal.tenant }
+
+  /** Whether it can go on: not finished, not waiting for a controller. */
+  get runnable (): boolean { return !this.finished && this.waitingFor === null }
+
+  /** Goes through lines until `deadline`; stops while it waits for a controller (pump.ts). */
+  work (deadline: number): void {
     try {
-      while (!this.finished && this.waitingFor === null) {
+      while (this.runnable) {
         this.step()
         // Every step: a step's slices may each be a whole FAULTLINE_RUN_BUDGET of work.
-        if (performance.now() - start >= TURN_MS) { this.schedule(); return }
+        if (performance.now() >= deadline) return
       }
     } catch (e) {
       this.error = `replay failed at line ${this.next + 2}: ${(e as Error).message}`

@@ -13,6 +13,7 @@ import type { DecidedBy } from '../../schemas/common.js'
 import type { ReplayQuery, ReplayView, TraceHeader } from '../../schemas/trace.js'
 import { parseTrace, TraceError } from './read.js'
 import { TraceRecorder } from './recorder.js'
+import { ReplayPump } from './pump.js'
 import { Replay } from './replay.js'
 
 export interface TracesOptions {
@@ -27,6 +28,8 @@ export class Traces {
   readonly recorder: TraceRecorder
   private readonly replays = new Map<string, Replay>()
   private readonly byVm = new Map<string, Replay>()
+  /** Every replay's work, shared fairly across tenants (pump.ts). */
+  private readonly pump = new ReplayPump()
   private readonly now: () => number
 
   constructor (private readonly control: Control, opts: TracesOptions) {
@@ -67,7 +70,8 @@ export class Traces {
       principal,
       decide: q.decide ?? 'controller',
       onDivergence: q.on_divergence ?? 'stop',
-      now: this.now
+      now: this.now,
+      wake: (r) => { this.pump.wake(r) }
     }, (r) => { this.byVm.delete(r.rec.id); untap() })
     this.forgetOldest(principal.tenant)
     this.replays.set(id, replay)
@@ -102,6 +106,7 @@ export class Traces {
   /** Stops every replay (the app closes). */
   close (): void {
     for (const r of this.replays.values()) r.stop('the server is closing')
+    this.pump.close()
   }
 
   /**
