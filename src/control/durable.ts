@@ -28,9 +28,10 @@ export interface DurableOptions {
    */
   onFailure: (err: StoreError) => void
   /**
-   * A VM's log is folded into a new checkpoint once it holds more bytes than the checkpoint,
-   * and at least this many: a restart reads at most about twice a checkpoint per VM, and each
-   * byte logged costs at most about one byte of checkpoint (amortised O(1)).
+   * A VM's log is folded into a new checkpoint once it holds COMPACT_RATIO times the
+   * checkpoint's bytes, and at least this many: a restart reads at most about three times a
+   * checkpoint per VM, and each byte logged costs at most about half a byte of checkpoint
+   * (amortised O(1)).
    */
   minCompactBytes?: number
 }
@@ -51,6 +52,13 @@ interface Tracked {
 }
 
 const MIN_COMPACT_BYTES = 64 * 1024
+/**
+ * Log bytes per checkpoint byte before a compaction. A busy VM's checkpoint is mostly its
+ * kept journal (about 1 MiB at the default bounds): at 1 it cost more to write than the log
+ * it replaced (443 ms of checkpoints beside 312 ms of log documents in a 3 s throughput
+ * run); 2 halves that, for a restart that reads at most three checkpoints' worth per VM.
+ */
+const COMPACT_RATIO = 2
 
 export class Durable implements VmRecorder {
   private readonly vms = new Map<string, Tracked>()
@@ -101,7 +109,7 @@ export class Durable implements VmRecorder {
       t.dirty = false
       if (t.gone) continue
       const rec = t.rec
-      if (!t.checkpointed || t.logBytes >= Math.max(t.checkpointBytes, this.minCompact)) {
+      if (!t.checkpointed || t.logBytes >= Math.max(COMPACT_RATIO * t.checkpointBytes, this.minCompact)) {
         const data = JSON.stringify(checkpointDoc(rec))
         batch.checkpoints.push({ vm: rec.id, tenant: rec.tenant, ord: rec.ord, pos: t.pos, data })
         t.checkpointed = true

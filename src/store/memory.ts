@@ -22,7 +22,8 @@ export class MemoryStore implements Store {
       if (l.pos <= lastPos(l.vm)) throw new StoreError(this.file, `log entry ${l.vm}/${l.pos} reuses a position`)
       last.set(l.vm, l.pos)
     }
-    for (const c of structuredClone(batch.checkpoints)) {
+    // Documents are strings (immutable): nothing the caller keeps can change what is stored.
+    for (const c of batch.checkpoints) {
       const v = this.vms.get(c.vm)
       this.vms.set(c.vm, { id: c.vm, tenant: c.tenant, ord: c.ord, checkpoint: { pos: c.pos, data: c.data }, log: (v?.log ?? []).filter(l => l.pos > c.pos) })
     }
