@@ -2,7 +2,7 @@
 // go through: a newer schema, a corrupt file, a read-only folder, a full disk. In every
 // refusal the message names the file and the file is left exactly as it was.
 import { createHash } from 'node:crypto'
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -10,6 +10,7 @@ import t from 'tap'
 import { MemoryStore } from '../../src/store/memory.js'
 import { SCHEMA_VERSION, SqliteStore } from '../../src/store/sqlite.js'
 import { emptyBatch } from '../../src/store/store.js'
+import { WalCheckpointer } from '../../src/store/wal-checkpointer.js'
 import type { Store, StoreBatch } from '../../src/store/store.js'
 
 const tmp = (t: { teardown: (fn: () => void) => void }): string => {
@@ -89,6 +90,57 @@ void t.test('sqlite: a version 1 file (which never held a VM) is migrated forwar
   t.same(s.load().vms.map(v => v.id), ['a'])
 })
 
+void t.test('sqlite: a version 2 file (one log row per VM and commit) is migrated with its log', async t => {
+  const file = join(tmp(t), 'faultline.db')
+  const db = new Database(file)
+  db.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
+    CREATE TABLE vms (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, ord INTEGER NOT NULL, pos INTEGER NOT NULL, checkpoint TEXT NOT NULL) STRICT;
+    CREATE TABLE log (id INTEGER PRIMARY KEY, vm TEXT NOT NULL, pos INTEGER NOT NULL, data TEXT NOT NULL) STRICT;
+    INSERT INTO meta VALUES ('last_ord', 2);
+    INSERT INTO vms VALUES ('a', 't', 1, 0, 'A0'), ('b', 't', 2, 1, 'B1');
+    INSERT INTO log (vm, pos, data) VALUES ('a', 1, '{"turn":1,"vm":"a"}'), ('b', 2, '{"turn":2,"vm":"b"}'), ('a', 2, '{"turn":2,"vm":"a"}');`)
+  db.pragma('user_version = 2')
+  db.close()
+  const s = SqliteStore.open(file)
+  t.teardown(() => { s.close() })
+  const state = s.load()
+  t.equal(state.lastOrd, 2)
+  t.same(state.vms.map(v => [v.id, v.checkpoint, v.log]), [
+    ['a', { pos: 0, data: 'A0' }, [entry('a', 1), entry('a', 2)]],
+    ['b', { pos: 1, data: 'B1' }, [entry('b', 2)]]
+  ])
+  // The migrated rows are released like new ones: a compaction of a drops its two.
+  s.commit({ ...emptyBatch(), checkpoints: [cp('a', 2, 'A2')], log: [log('b', 3)] })
+  s.commit({ ...emptyBatch(), deleted: ['b'] })
+  const raw = new Database(file, { readonly: true })
+  t.equal(raw.prepare('SELECT count(*) FROM commits').pluck().get(), 0, 'rows no VM needs are gone')
+  raw.close()
+  t.same(s.load().vms.map(v => [v.id, v.checkpoint, v.log]), [['a', { pos: 2, data: 'A2' }, []]])
+})
+
+void t.test('sqlite: one row per commit, dropped once no VM needs an entry of it', async t => {
+  const file = join(tmp(t), 'faultline.db')
+  const s = SqliteStore.open(file)
+  t.teardown(() => { s.close() })
+  const rows = (): number => {
+    const raw = new Database(file, { readonly: true })
+    const n = raw.prepare('SELECT count(*) FROM commits').pluck().get() as number
+    raw.close()
+    return n
+  }
+  s.commit({ ...emptyBatch(), checkpoints: [cp('a', 0, 'A0'), cp('b', 0, 'B0', 2)] })
+  s.commit({ ...emptyBatch(), log: [log('a', 1), log('b', 1)] })
+  s.commit({ ...emptyBatch(), log: [log('a', 2), log('b', 2)] })
+  t.equal(rows(), 2, 'one row per commit, whatever the number of VMs in it')
+  s.commit({ ...emptyBatch(), checkpoints: [cp('a', 2, 'A2')] })
+  t.equal(rows(), 2, 'b still needs both rows')
+  s.commit({ ...emptyBatch(), checkpoints: [cp('b', 1, 'B1')] })
+  t.equal(rows(), 1, 'the first row is needed by nobody now')
+  t.same(s.load().vms.map(v => v.log), [[], [entry('b', 2)]])
+  t.throws(() => { s.commit({ ...emptyBatch(), log: [{ vm: 'b', pos: 3, data: 'two\nlines' }] }) }, { name: 'StoreError', message: /cannot be framed/ })
+  t.same(s.load().vms.map(v => v.log), [[], [entry('b', 2)]], 'a refused entry changes nothing')
+})
+
 void t.test('sqlite: a file from a newer faultline is refused by name and left untouched', async t => {
   const file = join(tmp(t), 'faultline.db')
   const db = new Database(file)
@@ -132,4 +184,39 @@ void t.test('sqlite: a full disk fails the commit whole; what was committed befo
   const state = s.load()
   t.same(state.vms.map(v => v.id), ['a'], 'nothing half-written')
   t.same(state.vms[0]?.log, [entry('a', 1)])
+})
+
+void t.test('sqlite: under a steady stream of commits the WAL is copied by the worker and rewound, not grown without end', async t => {
+  const file = join(tmp(t), 'faultline.db')
+  const s = SqliteStore.open(file)
+  t.teardown(() => { s.close() })
+  s.commit({ ...emptyBatch(), checkpoints: [cp('a', 0, 'A0')] })
+  const data = 'x'.repeat(16 * 1024)
+  const walSize = (): number => { try { return statSync(file + '-wal').size } catch { return 0 } }
+  let written = 0
+  let largest = 0
+  // 128 MiB written in all, a macrotask between commits (the worker's messages land there).
+  for (let pos = 1; written < 128 * 2 ** 20; pos++) {
+    s.commit({ ...emptyBatch(), checkpoints: pos % 64 === 0 ? [cp('a', pos - 1, 'A')] : [], log: [{ vm: 'a', pos, data }] })
+    written += data.length
+    const size = walSize()
+    largest = Math.max(largest, size)
+    await new Promise(resolve => setImmediate(resolve))
+  }
+  t.equal(s.walWorkerFailure, undefined, 'the worker ran')
+  t.ok(largest < written / 2, `the WAL was rewound: it stayed well under what was written (largest ${largest} bytes of ${written})`)
+  // 8,192 commits; the last checkpoint (at the 8,192nd) covers all but the last entry.
+  t.same(s.load().vms[0]?.log.map(l => l.pos), [8192], 'what was committed reads back')
+})
+
+void t.test('sqlite: without the worker (or when it fails) SQLite checkpoints in the commit, as it would alone', async t => {
+  const file = join(tmp(t), 'faultline.db')
+  const s = SqliteStore.open(file, { walWorker: false })
+  t.teardown(() => { s.close() })
+  s.commit({ ...emptyBatch(), checkpoints: [cp('a', 0, 'A0')], log: [log('a', 1)] })
+  const db = new Database(file, { readonly: true })
+  t.teardown(() => { db.close() })
+  t.same(s.load().vms[0]?.log, [entry('a', 1)])
+  const failed = new Promise<string>(resolve => { new WalCheckpointer(join(tmp(t), 'no-such.db'), () => {}, resolve) })
+  t.match(await failed, /unable to open|no such|SQLITE_CANTOPEN/i, 'a worker that cannot open the file hands checkpoints back, saying why')
 })
