@@ -10,17 +10,11 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Control } from '../src/control/index.js'
-import { loadConfig } from '../src/config.js'
-import { localServer } from '../src/local-server.js'
-import { MemoryStore } from '../src/store/memory.js'
 import { SqliteStore } from '../src/store/sqlite.js'
-import type { Store } from '../src/store/store.js'
-import { median, report } from './lib/report.js'
-import type { ThroughputResult } from './lib/stream-client.js'
+import { median, progress, report } from './lib/report.js'
+import type { StoreRunJob, StoreRunResult } from './lib/store-run.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const TOKEN = 'bench-operator-token-0000'
-const EXIT_EVERY_STEP = [{ op: 'repeat', forever: true, body: [{ op: 'out', port: 1, size: 1, value: 1 }] }]
 const quick = process.env.BENCH_QUICK === '1'
 const tmp = mkdtempSync(join(tmpdir(), 'faultline-store-bench-'))
 const admin = { tenant: 'bench', role: 'admin' as const, id: 'bench' }
@@ -31,45 +25,45 @@ const echoPort = await new Promise<number>((resolve, reject) => {
   echoProcess.once('exit', (code) => { reject(new Error(`the echo server exited (${code ?? 'signal'})`)) })
 })
 
-/** Exits decided per second through one controller socket, with the server keeping its VMs in `store`. */
-async function throughput (store: Store | undefined): Promise<number> {
-  const server = await localServer({
-    ...(store === undefined ? {} : { store }),
-    tokens: [{ token: TOKEN, tenant: 'bench', role: 'operator' }],
-    settings: { rateLimitPerMinute: 0, maxEventLoopDelayMs: 0, version: 'bench', stream: { ...loadConfig({}).stream } }
-  })
-  const vms: string[] = []
-  for (let i = 0; i < 16; i++) {
-    const r = await server.app.inject({ method: 'POST', url: '/v1/vms', headers: { authorization: `Bearer ${TOKEN}` }, payload: { type: 'default', vcpus: 4, memory: { size_mib: 1 }, program: EXIT_EVERY_STEP } })
-    vms.push((r.json() as { id: string }).id)
-  }
-  const job = { kind: 'throughput', api: server.url, echo: `ws://127.0.0.1:${echoPort}`, token: TOKEN, vms, seconds: quick ? 1 : 3, inFlight: 64 }
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'lib/stream-client.ts'), JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] })
+/** Exits decided per second through one controller socket, with a server (its own process) keeping its VMs in `store`. */
+async function throughput (store: StoreRunJob['store'], file: string): Promise<StoreRunResult> {
+  const job: StoreRunJob = { store, file, echo: `ws://127.0.0.1:${echoPort}`, seconds: quick ? 1 : 3 }
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'lib/store-run.ts'), JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout.on('data', (d: Buffer) => { out += d.toString() })
   const code = await new Promise<number | null>(resolve => child.once('exit', resolve))
-  await server.close()
-  if (code !== 0) throw new Error(`client exited with ${code}`)
-  return (JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as ThroughputResult).exitsPerSec
+  if (code !== 0) throw new Error(`the ${store} run exited with ${code}`)
+  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as StoreRunResult
 }
 
 console.log('\n# store: SQLite beside the in-memory store, same run')
 
-// Alternated, so that neither always runs on a warmer or a more tired machine.
-const mem: number[] = []
-const lite: number[] = []
-const none: number[] = []
-for (let round = 0; round < (quick ? 1 : 2); round++) {
-  mem.push(await throughput(new MemoryStore()))
-  lite.push(await throughput(SqliteStore.open(join(tmp, `throughput-${round}.db`))))
-  none.push(await throughput(undefined))
+// Alternated, each run in a fresh process, so that none always runs on a warmer or a more
+// tired machine, or inherits another's heap.
+const memRuns: StoreRunResult[] = []
+const liteRuns: StoreRunResult[] = []
+const noneRuns: StoreRunResult[] = []
+const ROUNDS = quick ? 1 : 3
+for (let round = 0; round < ROUNDS; round++) {
+  memRuns.push(await throughput('memory', ''))
+  liteRuns.push(await throughput('sqlite', join(tmp, `throughput-${round}.db`)))
+  noneRuns.push(await throughput('none', ''))
+  progress('store throughput rounds', round + 1, ROUNDS)
 }
+const rate = (runs: StoreRunResult[]): number[] => runs.map(r => r.exitsPerSec)
+const mem = rate(memRuns)
+const lite = rate(liteRuns)
+const none = rate(noneRuns)
+console.log(`    rounds (SQLite / in-memory / none, exits/s): ${lite.map((l, i) => `${(l / 1000).toFixed(1)}k / ${((mem[i] ?? 0) / 1000).toFixed(1)}k / ${((none[i] ?? 0) / 1000).toFixed(1)}k`).join(', ')}`)
 const memRate = median(mem)
 const liteRate = median(lite)
 report('stream throughput, 64 vCPUs / 16 VMs on one socket, every exit committed', [
   { name: 'exits decided per second, SQLite', value: liteRate, unit: '/s', baseline: { name: 'in-memory store', value: memRate }, target: '>= 0.8x in-memory', pass: liteRate >= 0.8 * memRate },
   // What keeping VMs at all costs: the recorder, and frames held to the iteration's commit.
-  { name: 'exits decided per second, SQLite', value: liteRate, unit: '/s', baseline: { name: 'no store (VMs in memory only)', value: median(none) } }
+  { name: 'exits decided per second, SQLite', value: liteRate, unit: '/s', baseline: { name: 'no store (VMs in memory only)', value: median(none) } },
+  // What a loaded machine moves less: the server's own CPU (all its threads) per exit.
+  { name: 'server CPU per exit, SQLite', value: median(liteRuns.map(r => r.cpuUsPerExit)), unit: 'µs', baseline: { name: 'in-memory store', value: median(memRuns.map(r => r.cpuUsPerExit)) } },
+  { name: 'server CPU per exit, SQLite', value: median(liteRuns.map(r => r.cpuUsPerExit)), unit: 'µs', baseline: { name: 'no store', value: median(noneRuns.map(r => r.cpuUsPerExit)) } }
 ])
 echoProcess.kill()
 

@@ -3,7 +3,7 @@
 // to stderr, the result as one JSON line to stdout. Every loop is bounded by a count and a
 // deadline, and every socket goes to 127.0.0.1.
 import WebSocket from 'ws'
-import { progress } from './report.js'
+import { median, progress } from './report.js'
 
 export type Job =
   | { kind: 'rtt', api: string, echo: string, token: string, vm: string, blocks: number, perBlock: number }
@@ -11,7 +11,8 @@ export type Job =
   | { kind: 'exit-rtt', api: string, token: string, vm: string, samples: number }
 
 export interface RttResult { echoUs: number[], exitUs: number[], frameBytes: number }
-export interface ThroughputResult { exitsPerSec: number, echoPerSec: number, exits: number, echoes: number }
+/** Medians over alternated rounds, and each round's rates (a faultline window, then an echo window). */
+export interface ThroughputResult { exitsPerSec: number, echoPerSec: number, rounds: { exitsPerSec: number, echoPerSec: number }[], exits: number }
 export interface ExitRttResult { exitUs: number[] }
 
 const DEADLINE_MS = 60_000
@@ -38,7 +39,16 @@ class Controller {
   exits = 0
   frameBytes = 0
   onExit: ((t: number) => void) | undefined
+  /** While held, decisions wait here (the vCPUs stay in their exits), sent at release. */
+  held: string[] | undefined
   private constructor (readonly ws: WebSocket) {}
+
+  hold (): void { this.held ??= [] }
+  release (): void {
+    const held = this.held ?? []
+    this.held = undefined
+    for (const d of held) this.ws.send(d)
+  }
 
   static async open (api: string, token: string, vms: string[]): Promise<Controller> {
     const ws = await open(api.replace(/^http/, 'ws') + '/v1/stream', token)
@@ -52,7 +62,9 @@ class Controller {
         if (data[9] === 0x65 && data.toString('latin1', 0, 14) === '{"type":"exit"') {
           const t = now()
           const m = JSON.parse(data.toString()) as { vm: string, exit: number }
-          send(`{"type":"decision","vm":"${m.vm}","exit":${m.exit},"action":"resume"}`)
+          const decision = `{"type":"decision","vm":"${m.vm}","exit":${m.exit},"action":"resume"}`
+          if (c.held !== undefined) c.held.push(decision)
+          else send(decision)
           c.exits++
           c.frameBytes = data.length
           c.onExit?.(t)
@@ -135,35 +147,53 @@ async function exitRtt (job: Extract<Job, { kind: 'exit-rtt' }>): Promise<ExitRt
 }
 
 async function throughput (job: Extract<Job, { kind: 'throughput' }>): Promise<ThroughputResult> {
-  const windowMs = job.seconds * 1000
+  // Rounds alternate a faultline window and an echo window (the other side held, its frames
+  // parked), so that drift and noise on the 2 cores hit both alike; the medians are reported.
+  const ROUNDS = job.seconds >= 3 ? 5 : 2
+  const windowMs = (job.seconds * 1000) / ROUNDS
+  const settle = (): Promise<void> => new Promise(resolve => setTimeout(resolve, 150))
   // Exits: every vCPU of every VM round-trips through this one socket.
   const c = await Controller.open(job.api, job.token, job.vms)
-  await new Promise(resolve => setTimeout(resolve, 500))
-  const e0 = c.exits
-  const t0 = now()
-  await new Promise(resolve => setTimeout(resolve, windowMs))
-  const exits = c.exits - e0
-  const exitsPerSec = exits / ((now() - t0) / 1e6)
-  for (const vm of job.vms) await rest(job.api, job.token, 'POST', `/v1/vms/${vm}/actions`, { action: 'pause' })
-  c.ws.close()
-  progress('throughput', 1, 2)
-
   // Echo: the same frame size with `inFlight` frames outstanding.
   const echo = await open(job.echo)
-  const payload = '{"type":"echo","pad":"' + 'x'.repeat(Math.max(0, c.frameBytes - 24)) + '"}'
   let echoes = 0
-  const send = (data: string): void => { echo.send(data) }
-  echo.on('message', () => { echoes++; send(payload) })
-  for (let i = 0; i < job.inFlight; i++) send(payload)
+  let echoHeld = 0
+  let echoHolding = true
+  let payload = ''
+  echo.on('message', () => {
+    echoes++
+    if (echoHolding) echoHeld++
+    else echo.send(payload)
+  })
   await new Promise(resolve => setTimeout(resolve, 500))
-  const n0 = echoes
-  const t1 = now()
-  await new Promise(resolve => setTimeout(resolve, windowMs))
-  const counted = echoes - n0
-  const echoPerSec = counted / ((now() - t1) / 1e6)
+  payload = '{"type":"echo","pad":"' + 'x'.repeat(Math.max(0, c.frameBytes - 24)) + '"}'
+  echoHeld = job.inFlight
+  const rounds: ThroughputResult['rounds'] = []
+  for (let r = 0; r < ROUNDS; r++) {
+    c.release()
+    await settle()
+    const e0 = c.exits
+    const t0 = now()
+    await new Promise(resolve => setTimeout(resolve, windowMs))
+    const exitsPerSec = (c.exits - e0) / ((now() - t0) / 1e6)
+    c.hold()
+    await settle()
+    echoHolding = false
+    for (; echoHeld > 0; echoHeld--) echo.send(payload)
+    await settle()
+    const n0 = echoes
+    const t1 = now()
+    await new Promise(resolve => setTimeout(resolve, windowMs))
+    const echoPerSec = (echoes - n0) / ((now() - t1) / 1e6)
+    echoHolding = true
+    await settle()
+    rounds.push({ exitsPerSec, echoPerSec })
+    progress('throughput rounds', r + 1, ROUNDS)
+  }
+  for (const vm of job.vms) await rest(job.api, job.token, 'POST', `/v1/vms/${vm}/actions`, { action: 'pause' })
+  c.ws.close()
   echo.terminate()
-  progress('throughput', 2, 2)
-  return { exitsPerSec, echoPerSec, exits, echoes: counted }
+  return { exitsPerSec: median(rounds.map(r => r.exitsPerSec)), echoPerSec: median(rounds.map(r => r.echoPerSec)), rounds, exits: c.exits }
 }
 
 const job = JSON.parse(process.argv[2] ?? '{}') as Job

@@ -186,7 +186,7 @@ void t.test('sqlite: a full disk fails the commit whole; what was committed befo
   t.same(state.vms[0]?.log, [entry('a', 1)])
 })
 
-void t.test('sqlite: under a steady stream of commits the WAL is copied by the worker and rewound, not grown without end', async t => {
+void t.test('sqlite: under a steady stream of commits the WAL is copied by the checkpoint thread and rewound, not grown without end', async t => {
   const file = join(tmp(t), 'faultline.db')
   const s = SqliteStore.open(file)
   t.teardown(() => { s.close() })
@@ -203,7 +203,7 @@ void t.test('sqlite: under a steady stream of commits the WAL is copied by the w
     largest = Math.max(largest, size)
     await new Promise(resolve => setImmediate(resolve))
   }
-  t.equal(s.walWorkerFailure, undefined, 'the worker ran')
+  t.equal(s.walWorkerFailure, undefined, 'the checkpoint thread ran')
   t.ok(largest < written / 2, `the WAL was rewound: it stayed well under what was written (largest ${largest} bytes of ${written})`)
   // 8,192 commits; the last checkpoint (at the 8,192nd) covers all but the last entry.
   t.same(s.load().vms[0]?.log.map(l => l.pos), [8192], 'what was committed reads back')
@@ -220,3 +220,4 @@ void t.test('sqlite: without the worker (or when it fails) SQLite checkpoints in
   const failed = new Promise<string>(resolve => { new WalCheckpointer(join(tmp(t), 'no-such.db'), () => {}, resolve) })
   t.match(await failed, /unable to open|no such|SQLITE_CANTOPEN/i, 'a worker that cannot open the file hands checkpoints back, saying why')
 })
+
