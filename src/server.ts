@@ -55,7 +55,7 @@ export async function start (opts: StartOptions = {}): Promise<Started> {
       logger,
       store,
       onStoreFailure: (err) => {
-        // Exits before any corked write is released: clients heard only what was committed,
+        // Exits before any held write is released: clients heard only what was committed,
         // and the restart recovers to the last commit (docs/storage.md).
         logger.fatal({ err, file: err.file }, 'a store commit failed; exiting')
         process.stderr.write(`faultline: ${err.message}\n`)

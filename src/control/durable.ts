@@ -1,8 +1,8 @@
 // The durable store's recorder: it gathers what each VM's turn produced (inputs to its core,
 // events, decisions, changed fields) and commits all of it as one transaction per
 // event-loop iteration (group commit: every turn of the iteration), before any socket
-// write or response carries it. Corked stream frames are released right after that commit
-// (afterCommit); REST and uncorked writes call commit() right before their bytes go; a
+// write or response carries it. Held stream frames are released right after that commit
+// (afterCommit); REST and writes that go at once call commit() right before their bytes go; a
 // setImmediate queued at the iteration's first change commits what nobody is watching. docs/storage.md says why this is
 // enough for an exact recovery.
 import { performance } from 'node:perf_hooks'
@@ -23,7 +23,7 @@ export interface DurableOptions {
   lastOrd: () => number
   /**
    * A commit failed (rolled back): nothing of it may reach a client. The server logs and
-   * exits at once, before any corked write is released; the restart recovers to the last
+   * exits at once, before any held write is released; the restart recovers to the last
    * commit. After a failure this recorder commits nothing more.
    */
   onFailure: (err: StoreError) => void
@@ -65,7 +65,7 @@ export class Durable implements VmRecorder {
   private dirty: Tracked[] = []
   private deleted: string[] = []
   private queued = false
-  /** What waits for the next group commit (corked sockets to release). */
+  /** What waits for the next group commit (held frames to release). */
   private waiting: (() => void)[] = []
   /** Closed, or failed once: nothing more is committed. */
   private stopped = false
@@ -183,7 +183,7 @@ export class Durable implements VmRecorder {
   /**
    * One commit per event-loop iteration: after every I/O callback of the iteration (each
    * socket read a turn) and the scheduler's tick, so that one transaction holds them all.
-   * Nothing waiting for it has been sent: corked frames go out in `waiting`, after it.
+   * Nothing waiting for it has been sent: held frames go out in `waiting`, after it.
    */
   private queue (): void {
     if (this.queued) return

@@ -6,7 +6,7 @@ import type { ErrorCode } from '../../schemas/errors.js'
 import type { AckMessage, ErrorMessage, HelloMessage, MessageId, RevokedMessage, SubscribedMessage } from '../../schemas/stream.js'
 import { STREAM_PROTOCOL } from '../../schemas/protocol.js'
 import type { ControlEvent } from '../control/index.js'
-import { textFrame } from './wire.js'
+import { textFrameOf } from './wire.js'
 
 export type { Role }
 
@@ -45,21 +45,23 @@ export function errorFrame (code: ErrorCode, message: string, f: ErrorFields = {
 // fan-out; keeping the bytes of every journalled event (a WeakMap) would double the
 // journal's memory.
 let lastEvent: ControlEvent | undefined
-let lastBytes: Buffer = Buffer.alloc(0)
-let lastFrame: Buffer | undefined
+let lastFrame: Buffer = Buffer.alloc(0)
+let lastBytes: Buffer | undefined
 
-export function eventBytes (e: ControlEvent): Buffer {
+/** The event as a whole WebSocket text frame (see wire.ts), encoded once. */
+export function eventFrame (e: ControlEvent): Buffer {
   if (e !== lastEvent) {
-    lastBytes = Buffer.from(e.frame, 'utf8')
-    lastFrame = undefined
+    lastFrame = textFrameOf(e.frame)
+    lastBytes = undefined
     lastEvent = e
   }
-  return lastBytes
+  return lastFrame
 }
 
-/** The event as a whole WebSocket text frame (see wire.ts). */
-export function eventFrame (e: ControlEvent): Buffer {
-  const bytes = eventBytes(e)
-  lastFrame ??= textFrame(bytes)
-  return lastFrame
+/** The event's payload bytes: a view of its frame (the same view for every subscriber). */
+export function eventBytes (e: ControlEvent): Buffer {
+  const frame = eventFrame(e)
+  // The second byte says how long the header is: a length, or 126 / 127 for 2 / 8 bytes more.
+  lastBytes ??= frame.subarray(frame[1] === 127 ? 10 : frame[1] === 126 ? 4 : 2)
+  return lastBytes
 }

@@ -2,7 +2,7 @@
 //
 // - RawOutbox: with no extension negotiated (no permessage-deflate) every frame is the same
 //   bytes for every client, so an event's frame is built once (wire.ts) and written straight
-//   to the TCP socket. A socket that controls a VM gets each frame at once, corked until the
+//   to the TCP socket. A socket that controls a VM gets each frame at once, held until the
 //   end of the event-loop turn (setImmediate), so that the `decided` frames of one TCP read's
 //   decisions and the exits of the scheduler's next tick leave in one syscall; a socket that only
 //   observes gets its frames in batches every observerFlushMs, one write per batch.
@@ -12,7 +12,7 @@
 // the limit is reported (the session closes it with 1013).
 import type { ControlEvent } from '../control/index.js'
 import { eventBytes, eventFrame } from './frames.js'
-import { textFrame } from './wire.js'
+import { textFrameOf } from './wire.js'
 import type { RawTransport } from './wire.js'
 
 /** The part of a ws WebSocket an outbox writes to (a fake in unit tests). */
@@ -37,7 +37,7 @@ export interface OutboxContext {
   beforeWrite?: (() => void) | undefined
   /**
    * Runs `fn` once everything produced so far is committed (the store groups the commits of
-   * a whole event-loop iteration); corked frames are released by it. Default: next tick.
+   * a whole event-loop iteration); held frames are released by it. Default: the end of the turn.
    */
   afterCommit?: ((fn: () => void) => void) | undefined
 }
@@ -83,7 +83,7 @@ class WsOutbox implements Outbox {
 }
 
 /**
- * Every byte of a RawOutbox reaches the kernel through release() (the end of a corked turn)
+ * Every byte of a RawOutbox reaches the kernel through release() (the end of a turn)
  * or writeBatch() (an observer's batch): whatever must happen before frames leave (a store
  * commit) belongs in those two.
  */
@@ -92,11 +92,13 @@ class RawOutbox implements Outbox {
   private pending: Buffer[] = []
   private pendingBytes = 0
   private flushQueued = false
-  private corked = false
+  /** Frames held until the end of the turn (and its commit), written then as one chunk; undefined when none is. */
+  private held: Buffer[] | undefined
+  private heldBytes = 0
 
   constructor (private readonly socket: OutboxSocket, private readonly raw: RawTransport, private readonly ctx: OutboxContext) {}
 
-  reply (text: string): void { this.write(textFrame(Buffer.from(text, 'utf8')), true) }
+  reply (text: string): void { this.write(textFrameOf(text), true) }
   event (e: ControlEvent): void { this.write(eventFrame(e), false) }
 
   flush (): void {
@@ -114,8 +116,10 @@ class RawOutbox implements Outbox {
 
   writeBatch (batch: Buffer): void {
     if (this.socket.readyState !== OPEN) return
-    // A corked socket commits at its uncork; an uncorked one before the bytes go.
-    if (!this.corked) this.ctx.beforeWrite?.()
+    // Held frames go at the release, after their commit; a batch joins them so that the
+    // socket's order never changes. Otherwise the commit comes right before the bytes go.
+    if (this.held !== undefined) { this.hold(batch); return }
+    this.ctx.beforeWrite?.()
     this.raw.write(batch)
     this.checkBuffer()
   }
@@ -125,7 +129,7 @@ class RawOutbox implements Outbox {
     this.pendingBytes = 0
   }
 
-  /** An event to an observing socket waits for the next batch; the rest goes now, after the batch. */
+  /** An event to an observing socket waits for the next batch; the rest goes at the end of the turn, after the batch. */
   private write (frame: Buffer, urgent: boolean): void {
     if (this.socket.readyState !== OPEN) return
     const ctx = this.ctx
@@ -137,17 +141,20 @@ class RawOutbox implements Outbox {
       if (this.pendingBytes > ctx.maxBufferedBytes) this.checkBuffer()
       return
     }
-    // Corked first: a batch flushed here waits for the release (and its commit) too.
-    if (!this.corked) {
-      this.corked = true
-      this.raw.cork()
+    if (this.held === undefined) {
+      this.held = []
       if (ctx.afterCommit === undefined) process.nextTick(this.releaseAtTurnEnd)
       else ctx.afterCommit(this.release)
     }
     // What was batched goes first, so the socket's order never changes.
     if (this.pending.length > 0) this.flush()
-    this.raw.write(frame)
-    this.checkBuffer()
+    this.hold(frame)
+  }
+
+  private hold (frame: Buffer): void {
+    (this.held as Buffer[]).push(frame)
+    this.heldBytes += frame.length
+    if (this.heldBytes + this.socket.bufferedAmount > this.ctx.maxBufferedBytes) this.checkBuffer()
   }
 
   /**
@@ -157,16 +164,26 @@ class RawOutbox implements Outbox {
    */
   private readonly releaseAtTurnEnd = (): void => { setImmediate(this.release) }
 
-  /** The end of the turn: what the turn wrote goes out in one syscall. */
+  /**
+   * The end of the turn: what the turn held leaves as one chunk, in one syscall (one
+   * concatenation costs less than the stream's bookkeeping of a chunk per frame).
+   */
   private readonly release = (): void => {
-    this.corked = false
-    // Corked frames are still in this process: they leave only once committed.
+    const held = this.held
+    if (held === undefined) return
+    this.held = undefined
+    const bytes = this.heldBytes
+    this.heldBytes = 0
+    // A socket closed meanwhile gets nothing more (its VM's events stay in the journal).
+    if (this.socket.readyState !== OPEN || held.length === 0) return
+    // Held frames are still in this process: they leave only once committed.
     this.ctx.beforeWrite?.()
-    this.raw.uncork()
+    this.raw.write(held.length === 1 ? held[0] as Buffer : Buffer.concat(held, bytes))
+    this.checkBuffer()
   }
 
   private checkBuffer (): void {
-    const buffered = this.pendingBytes + this.socket.bufferedAmount
+    const buffered = this.pendingBytes + this.heldBytes + this.socket.bufferedAmount
     if (buffered > this.ctx.maxBufferedBytes) this.ctx.onOverflow(buffered)
   }
 }

@@ -3,11 +3,22 @@
 // subscriber's socket. A server's frames are never masked, and with no extension
 // negotiated (no permessage-deflate) they are the same for every client.
 
-/** One unfragmented text frame: FIN + opcode 1, the payload length, the payload. */
-export function textFrame (payload: Buffer): Buffer {
-  const n = payload.length
-  const head = n < 126 ? 2 : n < 65536 ? 4 : 10
+/** One unfragmented text frame (FIN + opcode 1, the payload's length, the payload) of `text`, encoded straight into it: one allocation, one copy. */
+export function textFrameOf (text: string): Buffer {
+  const n = Buffer.byteLength(text, 'utf8')
+  const head = headerLength(n)
   const out = Buffer.allocUnsafe(head + n)
+  writeHeader(out, n)
+  out.write(text, head, n, 'utf8')
+  return out
+}
+
+/** The header's length for a payload of `n` bytes. */
+function headerLength (n: number): number {
+  return n < 126 ? 2 : n < 65536 ? 4 : 10
+}
+
+function writeHeader (out: Buffer, n: number): void {
   out[0] = 0x81
   if (n < 126) {
     out[1] = n
@@ -19,8 +30,6 @@ export function textFrame (payload: Buffer): Buffer {
     out.writeUInt32BE(Math.floor(n / 2 ** 32), 2)
     out.writeUInt32BE(n >>> 0, 6)
   }
-  payload.copy(out, head)
-  return out
 }
 
 /**
@@ -28,7 +37,5 @@ export function textFrame (payload: Buffer): Buffer {
  * frames synchronously when no extension is negotiated, so whole frames never interleave.
  */
 export interface RawTransport {
-  cork (): void
-  uncork (): void
   write (frame: Buffer): unknown
 }

@@ -26,11 +26,13 @@ class LoggedStore extends MemoryStore {
 }
 
 const event = { vm: 'vm_x', tenant: 'a', seq: 1, type: 'state' as const, frame: '{"type":"state"}' }
+/** The event's whole WebSocket frame: a 2-byte header and its 16 bytes. */
+const frameBytes = 18
 
-void t.test('outboxes commit before frames leave: the uncork, an observer batch, a ws send', async t => {
+void t.test('outboxes commit before frames leave: the end-of-turn release, an observer batch, a ws send', async t => {
   const log: string[] = []
   const socket: OutboxSocket = { readyState: 1, bufferedAmount: 0, send: () => { log.push('send') } }
-  const raw = { cork: () => { log.push('cork') }, uncork: () => { log.push('uncork') }, write: () => { log.push('write') } }
+  const raw = { write: (b: Buffer) => { log.push(`write ${b.length}`) } }
   const ctx = (observing: boolean): OutboxContext => ({
     maxBufferedBytes: 1 << 20,
     observerFlushMs: 5,
@@ -42,25 +44,27 @@ void t.test('outboxes commit before frames leave: the uncork, an observer batch,
   const controller = createOutbox(socket, ctx(false), raw)
   controller.event(event)
   controller.event(event)
+  t.same(log, [], 'held until the end of the turn')
   await iterationEnd()
-  t.same(log, ['cork', 'write', 'write', 'beforeWrite', 'uncork'], 'corked frames are released only after the commit')
+  t.same(log, ['beforeWrite', `write ${2 * frameBytes}`], 'held frames leave only after the commit, both in one write')
 
   log.length = 0
   const observer = createOutbox(socket, ctx(true), raw)
   observer.event(event)
   t.same(log, [], 'an observer batch waits')
   observer.flush()
-  t.same(log, ['beforeWrite', 'write'])
+  t.same(log, ['beforeWrite', `write ${frameBytes}`])
 
-  // A batch still waiting when the socket must write at once goes first, corked with the rest.
+  // A batch still waiting when the socket must write at once goes first, held with the rest.
   log.length = 0
   let observing = true
   const turning = createOutbox(socket, { ...ctx(true), observing: () => observing }, raw)
   turning.event(event)
   observing = false
   turning.event(event)
+  t.same(log, [])
   await iterationEnd()
-  t.same(log, ['cork', 'write', 'write', 'beforeWrite', 'uncork'])
+  t.same(log, ['beforeWrite', `write ${2 * frameBytes}`])
 
   log.length = 0
   createOutbox(socket, ctx(false)).event(event)
