@@ -49,6 +49,8 @@ export interface Outbox {
   event (e: ControlEvent): void
   /** Writes what is batched now. */
   flush (): void
+  /** Writes everything now, held frames too, committed first: the socket is about to close. */
+  drain (): void
   /** The batched frames, handed over (the hub may write one concatenation to many sockets). */
   takeBatch (): Buffer[] | undefined
   writeBatch (batch: Buffer): void
@@ -69,6 +71,7 @@ class WsOutbox implements Outbox {
   reply (text: string): void { this.send(Buffer.from(text, 'utf8')) }
   event (e: ControlEvent): void { this.send(eventBytes(e)) }
   flush (): void {}
+  drain (): void {}
   takeBatch (): undefined { return undefined }
   writeBatch (): void {}
   clear (): void {}
@@ -104,6 +107,11 @@ class RawOutbox implements Outbox {
   flush (): void {
     const frames = this.takeBatch()
     if (frames !== undefined) this.writeBatch(frames.length === 1 ? frames[0] as Buffer : Buffer.concat(frames))
+  }
+
+  drain (): void {
+    this.flush()
+    this.release()
   }
 
   takeBatch (): Buffer[] | undefined {

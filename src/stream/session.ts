@@ -149,7 +149,8 @@ export class Session {
   /** Ends the session from the server side, with a close frame after what is queued. */
   end (code: number, reason: string): void {
     if (this.detached) return
-    this.flush()
+    // Held frames too: once the close frame is out, nothing more may follow it.
+    this.outbox.drain()
     this.detach()
     if (this.socket.readyState === OPEN) this.socket.close(code, reason)
   }

@@ -91,3 +91,25 @@ void t.test('a controlling socket gets each event at once, one write per event-l
   t.same(raw.text.map(m => (JSON.parse(m) as { type: string }).type), ['hello', 'subscribed', 'state', 'state'])
   control.close()
 })
+
+void t.test('a session ended by the server writes what it holds before its close frame', async t => {
+  const control = new Control()
+  const vm = control.createVm(opA, { type: 'default', vcpus: 1, memory: { size_mib: 1 }, program: PROGRAM }).id
+  const raw = new Raw()
+  const order: string[] = []
+  const sock: StreamSocket = { ...socket(), close (code: number) { order.push(`close ${code} after ${raw.text.length} frames`) } }
+  const s = new Session(sock, opA, {
+    control, controllers: new ControllerRegistry<Session>(), options: streamOptions({ version: 't' }), scheduleFlush: () => {}
+  }, raw)
+  s.start()
+  await turnEnd()
+  s.onFrame(Buffer.from(JSON.stringify({ type: 'subscribe', vm, role: 'controller' })), false)
+  control.act(opA, vm, 'start')
+  control.act(opA, vm, 'pause')
+  s.end(1001, 'server shutting down')
+  t.same(order, ['close 1001 after 4 frames'], 'the held frames went first')
+  t.same(raw.text.map(m => (JSON.parse(m) as { type: string }).type), ['hello', 'subscribed', 'state', 'state'])
+  await turnEnd()
+  t.equal(raw.text.length, 4, 'nothing is written after the close frame')
+  control.close()
+})
