@@ -6,7 +6,7 @@ import type { ErrorCode } from '../../schemas/errors.js'
 import type { AckMessage, ErrorMessage, HelloMessage, MessageId, RevokedMessage, SubscribedMessage } from '../../schemas/stream.js'
 import { STREAM_PROTOCOL } from '../../schemas/protocol.js'
 import type { ControlEvent } from '../control/index.js'
-import { textFrameOf } from './wire.js'
+import { framePayload, textFrameOf } from './wire.js'
 
 export type { Role }
 
@@ -60,8 +60,8 @@ export function eventFrame (e: ControlEvent): Buffer {
 
 /** The event's payload bytes: a view of its frame (the same view for every subscriber). */
 export function eventBytes (e: ControlEvent): Buffer {
+  // The frame first: a new event resets the cached view.
   const frame = eventFrame(e)
-  // The second byte says how long the header is: a length, or 126 / 127 for 2 / 8 bytes more.
-  lastBytes ??= frame.subarray(frame[1] === 127 ? 10 : frame[1] === 126 ? 4 : 2)
+  lastBytes ??= framePayload(frame)
   return lastBytes
 }

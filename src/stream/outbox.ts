@@ -183,7 +183,7 @@ class RawOutbox implements Outbox {
     const bytes = this.heldBytes
     this.heldBytes = 0
     // A socket closed meanwhile gets nothing more (its VM's events stay in the journal).
-    if (this.socket.readyState !== OPEN || held.length === 0) return
+    if (this.socket.readyState !== OPEN) return
     // Held frames are still in this process: they leave only once committed.
     this.ctx.beforeWrite?.()
     this.raw.write(held.length === 1 ? held[0] as Buffer : Buffer.concat(held, bytes))

@@ -13,6 +13,12 @@ export function textFrameOf (text: string): Buffer {
   return out
 }
 
+/** The payload of a frame made by textFrameOf: a view, no copy. */
+export function framePayload (frame: Buffer): Buffer {
+  // The second byte says how long the header is: a length, or 126 / 127 for 2 / 8 bytes more.
+  return frame.subarray(frame[1] === 127 ? 10 : frame[1] === 126 ? 4 : 2)
+}
+
 /** The header's length for a payload of `n` bytes. */
 function headerLength (n: number): number {
   return n < 126 ? 2 : n < 65536 ? 4 : 10
