@@ -85,7 +85,7 @@ export class Control {
     })
     this.actions = new VmActions(this.events, this.driver, this.decisions, this.scheduler)
     this.intake = new ExitIntake(this.registry, this.events, this.driver, this.decisions, this.actions, this.limits, opts.logger)
-    this.durable = opts.store === undefined ? undefined : this.recover(opts.store, opts.onStoreFailure, opts.storeCompactBytes)
+    this.durable = opts.store === undefined ? undefined : this.recover(opts.store, opts)
   }
 
   /**
@@ -115,12 +115,12 @@ export class Control {
   get durableStore (): boolean { return this.durable !== undefined }
 
   /** Every VM of the store back as it was, running ones running, timers armed again. */
-  private recover (store: Store, onFailure: ((err: StoreError) => void) | undefined, compactBytes: number | undefined): Durable {
+  private recover (store: Store, opts: ControlOptions): Durable {
     const state = store.load()
     const durable = new Durable(store, {
       lastOrd: () => this.registry.lastOrd,
-      onFailure: onFailure ?? ((err) => { throw err }),
-      ...(compactBytes !== undefined ? { minCompactBytes: compactBytes } : {})
+      onFailure: opts.onStoreFailure ?? ((err) => { throw err }),
+      ...(opts.storeCompactBytes !== undefined ? { minCompactBytes: opts.storeCompactBytes } : {})
     })
     this.registry.resume(state.lastOrd)
     const back = state.vms.map(s => recoverVm(s, this.limits, store.file))

@@ -1,17 +1,17 @@
 // The durable store's recorder: it gathers what each VM's turn produced (inputs to its core,
 // events, decisions, changed fields) and commits all of it as one transaction per
-// event-loop iteration (group commit: every turn of the iteration), before any socket
-// write or response carries it. Held stream frames are released right after that commit
-// (afterCommit); REST and writes that go at once call commit() right before their bytes go; a
-// setImmediate queued at the iteration's first change commits what nobody is watching. docs/storage.md says why this is
-// enough for an exact recovery.
+// event-loop iteration (group commit: every turn of the iteration), before any socket write or response carries it. Held stream frames are
+// released right after that commit (afterCommit); REST and writes that go at once call
+// commit() right before their bytes go; a setImmediate queued at the iteration's first
+// change commits what nobody is watching. docs/storage.md says why this is enough for an
+// exact recovery.
 import { performance } from 'node:perf_hooks'
 import type { Store } from '../store/store.js'
 import { StoreError, batchSize, emptyBatch } from '../store/store.js'
 import type { CoreInput } from './core-inputs.js'
 import type { VmRecorder } from './events.js'
-import { checkpointDoc, logEvent, recordFields } from './persisted.js'
-import type { LogDoc, LoggedEvent } from './persisted.js'
+import { changedFields, checkpointDoc, logEvent, recordFields } from './persisted.js'
+import type { LogDoc, LoggedEvent, RecordFields } from './persisted.js'
 import type { VmRecord } from './record.js'
 import type { ControlEvent } from './types.js'
 
@@ -45,6 +45,8 @@ interface Tracked {
   checkpointBytes: number
   /** Log bytes written since the checkpoint. */
   logBytes: number
+  /** The record's small fields as the store has them (a log entry writes what changed). */
+  fields: RecordFields | undefined
   inputs: CoreInput[]
   events: LoggedEvent[]
   dirty: boolean
@@ -82,7 +84,7 @@ export class Durable implements VmRecorder {
 
   /** A VM recovered from the store: its checkpoint and log are already there. */
   adopt (rec: VmRecord, pos: number, checkpointBytes: number, logBytes: number): void {
-    this.vms.set(rec.id, { rec, pos, checkpointed: true, checkpointBytes, logBytes, inputs: [], events: [], dirty: false, gone: false })
+    this.vms.set(rec.id, { rec, pos, checkpointed: true, checkpointBytes, logBytes, fields: recordFields(rec), inputs: [], events: [], dirty: false, gone: false })
   }
 
   input (rec: VmRecord, i: CoreInput): void {
@@ -109,14 +111,16 @@ export class Durable implements VmRecorder {
       t.dirty = false
       if (t.gone) continue
       const rec = t.rec
-      if (!t.checkpointed || t.logBytes >= Math.max(COMPACT_RATIO * t.checkpointBytes, this.minCompact)) {
-        const data = JSON.stringify(checkpointDoc(rec))
+      if (!t.checkpointed || t.fields === undefined || t.logBytes >= Math.max(COMPACT_RATIO * t.checkpointBytes, this.minCompact)) {
+        const cp = checkpointDoc(rec)
+        const data = JSON.stringify(cp)
+        t.fields = cp.r
         batch.checkpoints.push({ vm: rec.id, tenant: rec.tenant, ord: rec.ord, pos: t.pos, data })
         t.checkpointed = true
         t.checkpointBytes = data.length
         t.logBytes = 0
       } else {
-        const doc: LogDoc = { r: recordFields(rec), i: t.inputs, e: t.events }
+        const doc: LogDoc = { u: changedFields(t.fields, rec, t.events.at(-1)?.s), i: t.inputs, e: t.events }
         const data = JSON.stringify(doc)
         batch.log.push({ vm: rec.id, pos: ++t.pos, data })
         t.logBytes += data.length
@@ -161,7 +165,7 @@ export class Durable implements VmRecorder {
   private touch (rec: VmRecord): Tracked {
     let t = this.vms.get(rec.id)
     if (t === undefined) {
-      t = { rec, pos: 0, checkpointed: false, checkpointBytes: 0, logBytes: 0, inputs: [], events: [], dirty: false, gone: false }
+      t = { rec, pos: 0, checkpointed: false, checkpointBytes: 0, logBytes: 0, fields: undefined, inputs: [], events: [], dirty: false, gone: false }
       this.vms.set(rec.id, t)
     }
     if (!t.dirty) {

@@ -12,6 +12,7 @@ import { applyInput } from './core-inputs.js'
 import { ExitLog } from './exit-log.js'
 import { decidedFrame, exitMessage } from './frames.js'
 import { EventJournal } from './journal.js'
+import { applyFields, decisionOf } from './persisted.js'
 import type { CheckpointDoc, LogDoc, LoggedEvent, RecordFields } from './persisted.js'
 import type { VmRecord } from './record.js'
 import { convertSpan } from './stats.js'
@@ -59,9 +60,12 @@ function rebuild (s: StoredVm, limits: Limits): Recovered {
     blocked: new Set(),
     nextVcpu: 0
   }
+  // The exit log first: the journal's exits and decisions may refer to it.
+  const logged = new Map<number, CheckpointDoc['exits'][number]>()
+  for (const x of cp.exits) logged.set(x.x, x)
   const bySeq = new Map<number, ControlEvent>()
   for (const l of cp.journal) {
-    const e = controlEvent(rec, l)
+    const e = controlEvent(rec, l.f === undefined ? fromExitLog(l, logged) : l)
     bySeq.set(e.seq, e)
     rec.journal.append(e)
   }
@@ -69,7 +73,7 @@ function rebuild (s: StoredVm, limits: Limits): Recovered {
     const event = bySeq.get(x.s) ?? controlEvent(rec, { s: x.s, t: 'exit', x: x.x, f: x.f ?? '' })
     rec.exits.set(x.x, { event, decision: x.d })
   }
-  let fields: RecordFields = cp.r
+  let fields: RecordFields = { ...cp.r, counters: { ...cp.r.counters } }
   let logBytes = 0
   for (const entry of s.log) {
     logBytes += entry.data.length
@@ -88,11 +92,11 @@ function rebuild (s: StoredVm, limits: Limits): Recovered {
         rec.exits.trim(limits.journalEvents, limits.journalBytes)
       } else if (e.type === 'decided' && e.exit !== undefined && l.d !== undefined) {
         const x = rec.exits.get(e.exit)
-        if (x !== undefined) x.decision = l.d
+        if (x !== undefined) x.decision = decisionOf(l.d, l.s)
       }
       rec.journal.append(e)
     }
-    fields = doc.r
+    fields = applyFields(fields, doc)
   }
   rec.state = fields.state
   rec.state_reason = fields.reason
@@ -110,6 +114,14 @@ function rebuild (s: StoredVm, limits: Limits): Recovered {
     rec.pending.set(x.event.exit, { vcpu: r.vcpu, timer: undefined, published: performance.now(), span: convertSpan(r) })
   }
   return { rec, pos: s.log.at(-1)?.pos ?? s.checkpoint.pos, checkpointBytes: s.checkpoint.data.length, logBytes }
+}
+
+/** A checkpoint's journal event kept by reference: the exit's frame, or its decision, from the exit log. */
+function fromExitLog (l: LoggedEvent, logged: Map<number, CheckpointDoc['exits'][number]>): LoggedEvent {
+  const x = l.x === undefined ? undefined : logged.get(l.x)
+  if (l.t === 'exit' && x?.f !== undefined) return { ...l, f: x.f }
+  if (l.t === 'decided' && x?.d !== null && x?.d !== undefined) return { ...l, d: x.d }
+  throw new Error(`journal event ${l.s} refers to exit ${String(l.x)}, which the checkpoint's exit log does not hold`)
 }
 
 /** The event as it was published: its frame kept, or built again exactly as live. */

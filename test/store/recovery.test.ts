@@ -8,10 +8,13 @@ import { join } from 'node:path'
 import t from 'tap'
 import { Control } from '../../src/control/index.js'
 import type { ControlEvent } from '../../src/control/index.js'
+import { decidedFrame } from '../../src/control/frames.js'
+import { applyFields } from '../../src/control/persisted.js'
+import type { CheckpointDoc, LogDoc, LoggedEvent } from '../../src/control/persisted.js'
 import { FaultlineError } from '../../src/errors.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import { SqliteStore } from '../../src/store/sqlite.js'
-import type { Store } from '../../src/store/store.js'
+import type { Store, StoredState, StoredVm } from '../../src/store/store.js'
 import { settle } from '../helper.js'
 import { admin, opA, opB } from '../control/fixtures.js'
 
@@ -56,6 +59,41 @@ function decideSome (c: Control, vms: string[], n: number): void {
   }
 }
 
+/**
+ * A VM's documents as stores written before checkpoints kept journal events by reference
+ * and log entries only the fields that changed: whole fields, every journal frame, decision
+ * records with their seq.
+ */
+function earlierDocuments (v: StoredVm): StoredVm {
+  const cp = JSON.parse(v.checkpoint.data) as CheckpointDoc
+  const exits = new Map(cp.exits.map(x => [x.x, x]))
+  cp.journal = cp.journal.map((l): LoggedEvent => {
+    if (l.f !== undefined) return l
+    const x = exits.get(l.x as number)
+    if (l.t === 'exit') return { ...l, f: x?.f as string }
+    const d = x?.d
+    if (d === null || d === undefined) throw new Error(`decided ${l.s} refers to exit ${String(l.x)}, which has no decision`)
+    return { ...l, f: decidedFrame(v.id, l.x as number, l.s, d.action, d.by) }
+  })
+  const inJournal = new Set(cp.journal.map(l => l.s))
+  cp.exits = cp.exits.map(x => inJournal.has(x.s) ? { x: x.x, s: x.s, d: x.d } : x)
+  let fields = { ...cp.r, counters: { ...cp.r.counters } }
+  const log = v.log.map(entry => {
+    const doc = JSON.parse(entry.data) as LogDoc
+    fields = applyFields(fields, doc)
+    const e = doc.e.map(l => l.d === undefined ? l : { ...l, d: { ...l.d, seq: l.s } })
+    return { pos: entry.pos, data: JSON.stringify({ r: { ...fields, counters: { ...fields.counters } }, i: doc.i, e }) }
+  })
+  return { ...v, checkpoint: { pos: v.checkpoint.pos, data: JSON.stringify(cp) }, log }
+}
+
+/** A store that gives back `state` once, and keeps nothing. */
+class FixedStore extends MemoryStore {
+  constructor (private readonly state: StoredState) { super() }
+  override load (): StoredState { return this.state }
+  override commit (): void {}
+}
+
 /** The store to restart from: the same memory, or the same file opened again. */
 const STORES: Array<[string, (t: Teardown) => () => Store]> = [
   ['memory', () => { const m = new MemoryStore(); return () => m }],
@@ -96,7 +134,8 @@ for (const [kind, storeFor] of STORES) {
     const before = observe(a)
     a.close()
     const look = open()
-    const kept = look.load().vms
+    const state = look.load()
+    const kept = state.vms
     look.close()
     t.ok(kept.some(v => v.log.length > 0), 'some VMs come back through their log')
     t.ok(kept.some(v => v.checkpoint.pos > 0), 'some VMs were compacted into a later checkpoint')
@@ -105,6 +144,12 @@ for (const [kind, storeFor] of STORES) {
     t.teardown(() => { b.close() })
     const after = observe(b)
     t.same(after, before, 'views, exits and decisions, journals, pending exits, vCPUs, memory')
+    // The documents are the compact ones, and the earlier ones still recover the same.
+    t.ok(kept.some(v => v.log.some(l => (JSON.parse(l.data) as LogDoc).u !== undefined)), 'log entries hold the changed fields')
+    t.ok(kept.some(v => (JSON.parse(v.checkpoint.data) as CheckpointDoc).journal.some(l => l.f === undefined)), 'checkpoints keep journal events by reference')
+    const earlier = new Control({ limits: LIMITS, store: new FixedStore({ lastOrd: state.lastOrd, vms: kept.map(earlierDocuments) }), storeCompactBytes: COMPACT })
+    t.same(observe(earlier), before, 'documents in the earlier form recover the same')
+    earlier.close()
     t.ok((before[5] as { attributes: { extents: unknown[] } }).attributes.extents.length >= 3000, 'thousands of extents came back')
     t.notOk(b.vmExists(admin, gone), 'a deleted VM stays deleted')
     // The journal stays bounded across the restart: what it dropped is still gone.
