@@ -50,6 +50,8 @@ export interface ControlOptions {
   onStoreFailure?: (err: StoreError) => void
   /** The least log, in bytes, folded into a new checkpoint (durable.ts; tests lower it). */
   storeCompactBytes?: number
+  /** How recent the last commit is for the loop to count as busy (durable.ts; tests raise it). */
+  storeBusyMs?: number
 }
 
 export type { DecideInput, CommitObservation }
@@ -120,7 +122,8 @@ export class Control {
     const durable = new Durable(store, {
       lastOrd: () => this.registry.lastOrd,
       onFailure: opts.onStoreFailure ?? ((err) => { throw err }),
-      ...(opts.storeCompactBytes !== undefined ? { minCompactBytes: opts.storeCompactBytes } : {})
+      ...(opts.storeCompactBytes !== undefined ? { minCompactBytes: opts.storeCompactBytes } : {}),
+      ...(opts.storeBusyMs !== undefined ? { busyMs: opts.storeBusyMs } : {})
     })
     this.registry.resume(state.lastOrd)
     const back = state.vms.map(s => recoverVm(s, this.limits, store.file))

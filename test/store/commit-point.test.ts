@@ -15,6 +15,8 @@ import { opA } from '../control/fixtures.js'
 
 /** Past the end of the event-loop iteration under way: commits and releases are queued from a tick. */
 const iterationEnd = (): Promise<void> => new Promise(resolve => { process.nextTick(() => { setImmediate(resolve) }) })
+/** Past the group commit: busy (a commit less than 1 ms ago), it waits up to two more iterations. */
+const groupCommitEnd = async (): Promise<void> => { for (let k = 0; k < 3; k++) await iterationEnd() }
 
 /** A store that writes down when it commits, in one log with the writes it is compared to. */
 class LoggedStore extends MemoryStore {
@@ -89,8 +91,48 @@ void t.test('changes nobody watches are committed at the end of their event-loop
   c.injectInterrupt(opA, id, 0)
   c.afterCommit(() => { log.push('released') })
   t.same(log.slice(2), [])
-  await iterationEnd()
+  await groupCommitEnd()
   t.same(log.slice(2), ['commit 1', 'released'])
+})
+
+void t.test('busy, one commit holds the turns of up to three iterations; idle, each iteration commits its own', async t => {
+  const log: string[] = []
+  // Busy is "a commit less than storeBusyMs ago": long enough here that no slow iteration breaks it.
+  const c = new Control({ store: new LoggedStore(log), storeBusyMs: 60_000 })
+  t.teardown(() => { c.close() })
+  const ids = [0, 1, 2, 3].map(() => c.createVm(opA, { type: 'tdx', vcpus: 1, memory: { size_mib: 16 }, program: [] }).id)
+  await groupCommitEnd()
+  t.same(log, ['commit 4'], 'the new VMs, as four checkpoints in one commit')
+  // Each iteration changes one VM and waits for the commit; the commits come back to back.
+  const changeAndWait = (id: string, k: number): Promise<void> => new Promise(resolve => {
+    c.setMemoryAttributes(opA, id, { address: k * 4096, size: 4096, attributes: 0, flags: 0 })
+    c.afterCommit(() => { log.push(`released ${k}`); resolve() })
+  })
+  log.length = 0
+  const waits: Promise<void>[] = []
+  for (const [k, id] of ids.entries()) {
+    waits.push(changeAndWait(id, k))
+    await iterationEnd()
+  }
+  await Promise.all(waits)
+  const commits = log.filter(l => l.startsWith('commit'))
+  t.ok(commits.length < ids.length, `back to back, commits held several iterations' changes (${log.join(', ')})`)
+  t.equal(commits.reduce((n, l) => n + Number(l.split(' ')[1]), 0), ids.length, 'every change committed once')
+  for (const [k] of ids.entries()) {
+    const released = log.indexOf(`released ${k}`)
+    t.ok(released > 0 && log.slice(0, released).some(l => l.startsWith('commit')), `change ${k} released after a commit`)
+  }
+  // Idle (the last commit longer ago than that): a change is committed at the end of its own iteration.
+  const idle = new Control({ store: new LoggedStore(log), storeBusyMs: 0 })
+  t.teardown(() => { idle.close() })
+  const id = idle.createVm(opA, { type: 'tdx', vcpus: 1, memory: { size_mib: 16 }, program: [] }).id
+  await iterationEnd()
+  log.length = 0
+  for (let k = 0; k < 3; k++) {
+    idle.setMemoryAttributes(opA, id, { address: k * 4096, size: 4096, attributes: 0, flags: 0 })
+    await iterationEnd()
+    t.same(log, Array(k + 1).fill('commit 1'), `idle: change ${k} committed at the end of its iteration`)
+  }
 })
 
 void t.test('a REST response is written after the commit of what it reports; /metrics counts commits', async t => {
@@ -122,7 +164,7 @@ void t.test('a failed commit: the failure handler hears it, and nothing waiting 
   store.commit = () => { throw new Error('SQLITE_FULL: database or disk is full') }
   c.injectInterrupt(opA, id, 0)
   c.afterCommit(() => { log.push('released') })
-  await iterationEnd()
+  await groupCommitEnd()
   t.equal(failures.length, 1)
   t.type(failures[0], StoreError)
   t.match(failures[0]?.message, /SQLITE_FULL/)
