@@ -39,11 +39,12 @@ async function throughput (store: StoreRunJob['store'], file: string): Promise<S
 console.log('\n# store: SQLite beside the in-memory store, same run')
 
 // Alternated, each run in a fresh process, so that none always runs on a warmer or a more
-// tired machine, or inherits another's heap.
+// tired machine, or inherits another's heap. Five rounds: single runs here spread by a
+// fifth either way, and a median of three moved with one bad round.
 const memRuns: StoreRunResult[] = []
 const liteRuns: StoreRunResult[] = []
 const noneRuns: StoreRunResult[] = []
-const ROUNDS = quick ? 1 : 3
+const ROUNDS = quick ? 1 : 5
 for (let round = 0; round < ROUNDS; round++) {
   memRuns.push(await throughput('memory', ''))
   liteRuns.push(await throughput('sqlite', join(tmp, `throughput-${round}.db`)))
