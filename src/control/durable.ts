@@ -59,7 +59,7 @@ interface Tracked {
 const MIN_COMPACT_BYTES = 64 * 1024
 /**
  * Log bytes per checkpoint byte before a compaction. A busy VM's checkpoint is mostly its
- * kept journal (about 1 MiB at the default bounds): at 1 it cost more to write than the log
+ * exit log's frames (about 1 MB at the default bounds): at 1 it cost more to write than the log
  * it replaced (443 ms of checkpoints beside 312 ms of log documents in a 3 s throughput
  * run); 2 halves that, for a restart that reads at most three checkpoints' worth per VM.
  */
