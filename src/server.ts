@@ -47,7 +47,9 @@ export async function start (opts: StartOptions = {}): Promise<Started> {
   const config = loadConfig(opts.env ?? process.env)
   const auth = createAuth(resolveTokens(config, opts.announce))
   const logger = pino(loggerOptions(config.logLevel))
-  const store = openStore(config.dataDir, config.storeMaxPages)
+  const store = openStore(config.dataDir, config.storeMaxPages, (why) => {
+    logger.warn({ why }, 'the WAL checkpoint thread stopped; SQLite checkpoints inside commits from now on')
+  })
   let control: Control
   try {
     control = new Control({
@@ -92,12 +94,12 @@ export async function start (opts: StartOptions = {}): Promise<Started> {
   }
 }
 
-function openStore (dataDir: string, maxPages: number): SqliteStore {
+function openStore (dataDir: string, maxPages: number, onWalWorkerFailure: (why: string) => void): SqliteStore {
   const file = join(dataDir, STORE_FILE)
   try {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   } catch (e) {
     throw new StoreError(file, `its folder cannot be made (${e instanceof Error ? e.message : String(e)})`)
   }
-  return SqliteStore.open(file, { maxPageCount: maxPages })
+  return SqliteStore.open(file, { maxPageCount: maxPages, onWalWorkerFailure })
 }

@@ -64,6 +64,8 @@ export interface SqliteOptions {
   maxPageCount?: number
   /** WAL checkpoints in a worker thread (wal-checkpointer.ts); false: SQLite's automatic ones, in the commit. */
   walWorker?: boolean
+  /** The checkpoint thread failed and SQLite's automatic checkpoints took over (the server logs it). */
+  onWalWorkerFailure?: (why: string) => void
 }
 
 /** The WAL file is cut back to this after it is rewound (it otherwise keeps its largest size). */
@@ -116,6 +118,7 @@ export class SqliteStore implements Store {
       }, (why) => {
         this.walWorkerFailure = why
         if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`)
+        opts.onWalWorkerFailure?.(why)
       })
     }
     const putCheckpoint = this.db.prepare('INSERT INTO vms (id, tenant, ord, pos, checkpoint) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET pos = excluded.pos, checkpoint = excluded.checkpoint')

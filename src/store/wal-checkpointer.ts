@@ -110,7 +110,13 @@ export class WalCheckpointer {
     Atomics.add(this.done, 1, Math.ceil(bytes / 1024))
     if (!this.caughtUp) return
     this.caughtUp = false
-    this.finish()
+    // The commit is in the file whatever happens here: a finish that fails is the
+    // checkpoints' failure (SQLite's automatic ones take over), not the commit's.
+    try {
+      this.finish()
+    } catch (e) {
+      this.stop(`the writer's checkpoint failed (${e instanceof Error ? e.message : String(e)})`)
+    }
   }
 
   /** Ends the worker, waiting (bounded) for a checkpoint in progress to finish first. */

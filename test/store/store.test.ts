@@ -221,3 +221,30 @@ void t.test('sqlite: without the worker (or when it fails) SQLite checkpoints in
   t.match(await failed, /unable to open|no such|SQLITE_CANTOPEN/i, 'a worker that cannot open the file hands checkpoints back, saying why')
 })
 
+void t.test('sqlite: a writer\'s finishing checkpoint that fails hands checkpoints back; the commit before it stands', async t => {
+  const file = join(tmp(t), 'w.db')
+  const db = new Database(file)
+  t.teardown(() => { db.close() })
+  db.pragma('journal_mode = WAL')
+  db.pragma('wal_autocheckpoint = 0')
+  db.exec('CREATE TABLE x (v BLOB)')
+  let why: string | undefined
+  const w = new WalCheckpointer(file, () => { throw new Error('disk I/O error') }, (r) => { why = r })
+  t.teardown(() => { w.close() })
+  const row = Buffer.alloc(64 * 1024)
+  const insert = db.prepare('INSERT INTO x VALUES (?)')
+  let rows = 0
+  let thrown: unknown
+  // Until the WAL is worth rewinding (4,096 frames) and the worker, which looks every 50 ms,
+  // has copied it: then the next commit asks the writer to finish, and the finish throws.
+  while (why === undefined && rows < 2048) {
+    insert.run(row)
+    rows++
+    try { w.afterCommit(row.length) } catch (e) { thrown ??= e }
+    await new Promise(resolve => rows % 64 === 0 ? setTimeout(resolve, 60) : setImmediate(resolve))
+  }
+  t.equal(thrown, undefined, 'nothing reached the commit')
+  t.match(why, /the writer's checkpoint failed \(disk I\/O error\)/)
+  t.equal(db.prepare('SELECT count(*) FROM x').pluck().get(), rows, 'every commit is there')
+})
+
