@@ -12,6 +12,15 @@ import { Traces } from '../src/traces/service.js'
 import { errors, VmParams } from '../schemas/common.js'
 import { ReplayParams, ReplayQuery, ReplayView, TRACE_MEDIA_TYPE, TraceErrorBody } from '../schemas/trace.js'
 
+/**
+ * Trace bodies received at once: each may hold FAULTLINE_TRACE_MAX_BYTES in memory twice
+ * (its bytes, then its text) and its parsed lines before the replay starts, so a tenant
+ * that opened many uploads could hold gigabytes. Server-wide two, one per tenant; more are
+ * refused at once with 503 OVERLOADED (retry), before any of their bytes are read.
+ */
+export const MAX_TRACE_UPLOADS = 2
+export const MAX_TRACE_UPLOADS_PER_TENANT = 1
+
 const traceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const traces = new Traces(app.control, {
     version: app.faultline.version,
@@ -50,8 +59,34 @@ const traceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.type(TRACE_MEDIA_TYPE).send(Readable.from(chunks) as unknown as string)
   })
 
+  // Uploads under way: by request (so that an upload is let go once), and per tenant.
+  const uploads = new Map<object, string>()
+  const perTenant = new Map<string, number>()
+  const letGo = (req: object): void => {
+    const tenant = uploads.get(req)
+    if (tenant === undefined) return
+    uploads.delete(req)
+    const n = (perTenant.get(tenant) ?? 1) - 1
+    if (n > 0) perTenant.set(tenant, n)
+    else perTenant.delete(tenant)
+  }
+
   app.post('/replays', {
     bodyLimit,
+    onRequest: (req, _reply, done) => {
+      const tenant = principalOf(req).tenant
+      const mine = perTenant.get(tenant) ?? 0
+      if (uploads.size >= MAX_TRACE_UPLOADS || mine >= MAX_TRACE_UPLOADS_PER_TENANT) {
+        const who = mine >= MAX_TRACE_UPLOADS_PER_TENANT ? 'this tenant\'s trace is' : `${uploads.size} traces are`
+        done(new FaultlineError('OVERLOADED', `${who} being received already: retry when it is done`))
+        return
+      }
+      uploads.set(req, tenant)
+      perTenant.set(tenant, mine + 1)
+      done()
+    },
+    onResponse: (req, _reply, done) => { letGo(req); done() },
+    onRequestAbort: (req, done) => { letGo(req); done() },
     schema: {
       operationId: 'createReplay',
       tags: ['traces'],

@@ -1,8 +1,12 @@
 // The trace and replay routes: GET .../trace as NDJSON for anyone who may read the VM, POST
 // /v1/replays for operators with the trace as it is, refused traces naming their line
 // (nothing made), the body limit, and replays read back, listed and deleted.
+import { request } from 'node:http'
+import type { ClientRequest } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
+import { MAX_TRACE_UPLOADS, MAX_TRACE_UPLOADS_PER_TENANT } from '../../routes/traces.js'
 import { bearer, build, TOKENS } from '../helper.js'
 import { lines, text } from './helpers.js'
 
@@ -125,4 +129,52 @@ void t.test('a journal that dropped the trace\'s head says where it was cut', as
   t.ok(ls.filter(l => l.t === 'exit' || l.t === 'decision' || l.t === 'state').length <= 16, 'at most journalEvents events')
   const r = await app.inject({ method: 'POST', url: '/v1/replays', headers: { ...bearer(TOKENS.operatorA), ...NDJSON }, payload: trace })
   t.equal(r.json().code, 'FAULTLINE_TRACE_INCOMPLETE')
+})
+
+void t.test('trace uploads at once are bounded (two in all, one per tenant): more get 503 before their body is read, and a slot frees when its upload ends or is dropped', async t => {
+  t.equal(MAX_TRACE_UPLOADS, 2)
+  t.equal(MAX_TRACE_UPLOADS_PER_TENANT, 1)
+  const app = await build(t)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const port = (app.server.address() as AddressInfo).port
+  /** An upload that has sent its headers and one byte of its 1,000, and waits. */
+  const upload = (token: string): { req: ClientRequest, answer: Promise<{ status: number, code?: string }> } => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/replays', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-ndjson', 'content-length': '1000' } })
+    const answer = new Promise<{ status: number, code?: string }>((resolve) => {
+      req.on('response', r => {
+        let body = ''
+        r.on('data', (d: Buffer) => { body += d.toString() })
+        r.on('end', () => { resolve({ status: r.statusCode ?? 0, code: (JSON.parse(body || '{}') as { code?: string }).code }) })
+      })
+      req.on('error', () => { resolve({ status: 0 }) })
+    })
+    req.write('{')
+    return { req, answer }
+  }
+  const settle = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 100)) }
+  const a = upload(TOKENS.operatorA)
+  await settle()
+  const refused = upload(TOKENS.operatorA)
+  t.teardown(() => { refused.req.destroy() })
+  const a2 = await refused.answer
+  t.same(a2, { status: 503, code: 'FAULTLINE_OVERLOADED' }, 'a second upload of the same tenant is refused at once')
+  const b = upload(TOKENS.operatorB)
+  await settle()
+  const refused2 = upload(TOKENS.admin)
+  t.teardown(() => { refused2.req.destroy() })
+  const ops = await refused2.answer
+  t.same(ops, { status: 503, code: 'FAULTLINE_OVERLOADED' }, 'a third tenant finds both slots taken')
+  // A dropped upload frees its slot; a finished one (here refused as a bad trace) too.
+  a.req.destroy()
+  await settle()
+  const ops2 = upload(TOKENS.admin)
+  await settle()
+  b.req.end('x'.repeat(999))
+  t.equal((await b.answer).status, 400, 'the finished upload was read and answered')
+  await settle()
+  const a3 = upload(TOKENS.operatorA)
+  a3.req.end('y'.repeat(999))
+  t.equal((await a3.answer).status, 400, 'its slot went to the next upload')
+  ops2.req.end('z'.repeat(999))
+  t.equal((await ops2.answer).status, 400)
 })
