@@ -186,8 +186,13 @@ void t.test('a replay VM is an ordinary VM: its exits pending on REST and the st
     const file = golden(name)
     const recorded = linesOf(file).filter((l) => l.t === 'exit').map((l) => l.exit as ExitMessage)
     const view = await s.client.createReplay(readFileSync(file, 'utf8'), { on_divergence: 'continue' })
-    // It waits at the first exit the recorded controller decided, pending as on any VM.
-    const pending = (await s.client.exits(view.vm, { pending: true })).items
+    // It waits at the first exit the recorded controller decided, pending as on any VM (the
+    // replay runs in the background: the 201 may come before it has driven the VM there).
+    let pending = (await s.client.exits(view.vm, { pending: true })).items
+    for (let i = 0; i < 200 && pending.length === 0; i++) {
+      await new Promise(resolve => setTimeout(resolve, 10))
+      pending = (await s.client.exits(view.vm, { pending: true })).items
+    }
     t.match(pending, [{ exit: 1, seq: recorded[0]?.seq, reason: recorded[0]?.reason, memory_fault: recorded[0]?.memory_fault }], name)
     t.equal((await s.client.getReplay(view.id)).state, 'waiting')
     const seen: ExitMessage[] = []
