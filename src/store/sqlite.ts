@@ -125,6 +125,8 @@ export class SqliteStore implements Store {
     const dropRow = this.db.prepare('DELETE FROM commits WHERE id = ?')
     const putRow = this.db.prepare('INSERT INTO commits (entries) VALUES (?)')
     const dropVm = this.db.prepare('DELETE FROM vms WHERE id = ?')
+    const getRow = this.db.prepare('SELECT entries FROM commits WHERE id = ?').pluck()
+    const setRow = this.db.prepare('UPDATE commits SET entries = ? WHERE id = ?')
     const putOrd = this.db.prepare("INSERT INTO meta (key, value) VALUES ('last_ord', ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)")
     // One entry of a row is no longer needed: the row goes with its last one.
     const release = (row: number, undo: (() => void)[]): void => {
@@ -183,7 +185,11 @@ export class SqliteStore implements Store {
       }
       for (const id of batch.deleted) {
         const r = this.entries.get(id)
-        for (const row of r?.rows ?? []) release(row, undo)
+        for (const row of r?.rows ?? []) {
+          release(row, undo)
+          // A row other VMs still need keeps their lines only: nothing of a deleted VM stays.
+          if (this.live.has(row)) setRow.run(withoutVm(getRow.get(row) as string, id), row)
+        }
         dropVm.run(id)
         if (r !== undefined) { this.entries.delete(id); undo.push(() => { this.entries.set(id, r) }) }
       }
@@ -280,6 +286,12 @@ function inspect (file: string): void {
   } finally {
     db?.close()
   }
+}
+
+/** A commit row's entries without those of `vm` (a line is `<vm> <pos> <document>`). */
+function withoutVm (entries: string, vm: string): string {
+  const prefix = `${vm} `
+  return entries.split('\n').filter(line => !line.startsWith(prefix)).join('\n')
 }
 
 function describe (e: unknown): string {

@@ -139,6 +139,14 @@ void t.test('sqlite: one row per commit, dropped once no VM needs an entry of it
   t.same(s.load().vms.map(v => v.log), [[], [entry('b', 2)]])
   t.throws(() => { s.commit({ ...emptyBatch(), log: [{ vm: 'b', pos: 3, data: 'two\nlines' }] }) }, { name: 'StoreError', message: /cannot be framed/ })
   t.same(s.load().vms.map(v => v.log), [[], [entry('b', 2)]], 'a refused entry changes nothing')
+  // A deleted VM's lines leave the rows other VMs still need, in the commit that deletes it.
+  s.commit({ ...emptyBatch(), log: [log('a', 3), log('b', 3)] })
+  s.commit({ ...emptyBatch(), deleted: ['b'] })
+  const raw = new Database(file, { readonly: true })
+  const left = raw.prepare('SELECT entries FROM commits').pluck().all() as string[]
+  raw.close()
+  t.same(left.flatMap(e => e.split('\n')).map(l => l.split(' ').slice(0, 2).join(' ')), ['a 3'], 'only a\'s line is left in the file')
+  t.same(s.load().vms.map(v => [v.id, v.log]), [['a', [entry('a', 3)]]])
 })
 
 void t.test('sqlite: a file from a newer faultline is refused by name and left untouched', async t => {
