@@ -139,14 +139,41 @@ void t.test('sqlite: one row per commit, dropped once no VM needs an entry of it
   t.same(s.load().vms.map(v => v.log), [[], [entry('b', 2)]])
   t.throws(() => { s.commit({ ...emptyBatch(), log: [{ vm: 'b', pos: 3, data: 'two\nlines' }] }) }, { name: 'StoreError', message: /cannot be framed/ })
   t.same(s.load().vms.map(v => v.log), [[], [entry('b', 2)]], 'a refused entry changes nothing')
-  // A deleted VM's lines leave the rows other VMs still need, in the commit that deletes it.
-  s.commit({ ...emptyBatch(), log: [log('a', 3), log('b', 3)] })
-  s.commit({ ...emptyBatch(), deleted: ['b'] })
+})
+
+/** Every line of the commit rows, as `<vm> <pos>`. */
+function lineHeads (file: string): string[] {
   const raw = new Database(file, { readonly: true })
-  const left = raw.prepare('SELECT entries FROM commits').pluck().all() as string[]
+  const rows = raw.prepare('SELECT entries FROM commits ORDER BY id').pluck().all() as string[]
   raw.close()
-  t.same(left.flatMap(e => e.split('\n')).map(l => l.split(' ').slice(0, 2).join(' ')), ['a 3'], 'only a\'s line is left in the file')
-  t.same(s.load().vms.map(v => [v.id, v.log]), [['a', [entry('a', 3)]]])
+  return rows.flatMap(e => e.split('\n')).map(l => l.split(' ').slice(0, 2).join(' '))
+}
+
+void t.test('sqlite: a deleted VM\'s lines leave the rows other VMs still need, a few rows each iteration, and after a restart too', async t => {
+  const file = join(tmp(t), 'faultline.db')
+  let s = SqliteStore.open(file)
+  t.teardown(() => { s.close() })
+  s.commit({ ...emptyBatch(), checkpoints: [cp('a', 0, 'A0'), cp('b', 0, 'B0', 2), cp('c', 0, 'C0', 3)] })
+  // 100 rows, each with a line of every VM.
+  for (let pos = 1; pos <= 100; pos++) s.commit({ ...emptyBatch(), log: [log('a', pos), log('b', pos), log('c', pos)] })
+  const turn = (): Promise<void> => new Promise(resolve => setImmediate(resolve))
+  s.commit({ ...emptyBatch(), deleted: ['b'] })
+  t.equal(lineHeads(file).filter(l => l.startsWith('b ')).length, 100, 'the deleting commit itself stays small')
+  await turn()
+  const afterOne = lineHeads(file).filter(l => l.startsWith('b ')).length
+  t.ok(afterOne > 0 && afterOne < 100, `one iteration rewrote a few rows, not all (${100 - afterOne})`)
+  for (let k = 0; k < 10; k++) await turn()
+  t.same(lineHeads(file).filter(l => l.startsWith('b ')), [], 'then every row, in a few iterations')
+  t.equal(s.scrubFailure, undefined)
+  t.same(s.load().vms.map(v => [v.id, v.log.length]), [['a', 100], ['c', 100]], 'the other VMs\' lines are all there')
+  // Closed before its rows were rewritten: the next start finds the lines and rewrites them.
+  s.commit({ ...emptyBatch(), deleted: ['c'] })
+  s.close()
+  t.equal(lineHeads(file).filter(l => l.startsWith('c ')).length, 100)
+  s = SqliteStore.open(file)
+  t.same(s.load().vms.map(v => [v.id, v.log.length]), [['a', 100]])
+  for (let k = 0; k < 10; k++) await turn()
+  t.same(lineHeads(file).filter(l => !l.startsWith('a ')), [], 'only a\'s lines are left in the file')
 })
 
 void t.test('sqlite: a file from a newer faultline is refused by name and left untouched', async t => {
