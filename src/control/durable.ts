@@ -43,12 +43,13 @@ interface Tracked {
   rec: VmRecord
   /** The last log position written, or covered by the checkpoint. */
   pos: number
-  /** False until the VM's first checkpoint is in the batch: it covers the VM's first turn. */
-  checkpointed: boolean
   checkpointBytes: number
   /** Log bytes written since the checkpoint. */
   logBytes: number
-  /** The record's small fields as the store has them (a log entry writes what changed). */
+  /**
+   * The record's small fields as the store has them (a log entry writes what changed);
+   * undefined until the VM's first checkpoint is in the batch: it covers the VM's first turn.
+   */
   fields: RecordFields | undefined
   inputs: CoreInput[]
   events: LoggedEvent[]
@@ -104,19 +105,19 @@ export class Durable implements VmRecorder {
 
   /** A VM recovered from the store: its checkpoint and log are already there. */
   adopt (rec: VmRecord, pos: number, checkpointBytes: number, logBytes: number): void {
-    this.vms.set(rec.id, { rec, pos, checkpointed: true, checkpointBytes, logBytes, fields: recordFields(rec), inputs: [], events: [], dirty: false, gone: false })
+    this.vms.set(rec.id, { rec, pos, checkpointBytes, logBytes, fields: recordFields(rec), inputs: [], events: [], dirty: false, gone: false })
   }
 
   input (rec: VmRecord, i: CoreInput): void {
     const t = this.touch(rec)
     // A VM's first turn is covered by its first checkpoint, taken at the commit.
-    if (t.checkpointed) t.inputs.push(i)
+    if (t.fields !== undefined) t.inputs.push(i)
   }
 
   event (rec: VmRecord, e: ControlEvent): void {
     if (e.deleted === true) { this.forget(rec); return }
     const t = this.touch(rec)
-    if (!t.checkpointed) return
+    if (t.fields === undefined) return
     // The decided frame does not carry ret, data, inject or reason: the exit log's record does.
     t.events.push(logEvent(e, e.type === 'decided' && e.exit !== undefined ? rec.exits.get(e.exit)?.decision : undefined))
   }
@@ -131,12 +132,11 @@ export class Durable implements VmRecorder {
       t.dirty = false
       if (t.gone) continue
       const rec = t.rec
-      if (!t.checkpointed || t.fields === undefined || t.logBytes >= Math.max(COMPACT_RATIO * t.checkpointBytes, this.minCompact)) {
+      if (t.fields === undefined || t.logBytes >= Math.max(COMPACT_RATIO * t.checkpointBytes, this.minCompact)) {
         const cp = checkpointDoc(rec)
         const data = JSON.stringify(cp)
         t.fields = cp.r
         batch.checkpoints.push({ vm: rec.id, tenant: rec.tenant, ord: rec.ord, pos: t.pos, data })
-        t.checkpointed = true
         t.checkpointBytes = data.length
         t.logBytes = 0
       } else {
@@ -185,7 +185,7 @@ export class Durable implements VmRecorder {
   private touch (rec: VmRecord): Tracked {
     let t = this.vms.get(rec.id)
     if (t === undefined) {
-      t = { rec, pos: 0, checkpointed: false, checkpointBytes: 0, logBytes: 0, fields: undefined, inputs: [], events: [], dirty: false, gone: false }
+      t = { rec, pos: 0, checkpointBytes: 0, logBytes: 0, fields: undefined, inputs: [], events: [], dirty: false, gone: false }
       this.vms.set(rec.id, t)
     }
     if (!t.dirty) {

@@ -107,6 +107,8 @@ export class WalCheckpointer {
    * and rewinds the WAL once the worker has copied (almost) all of it.
    */
   afterCommit (bytes: number): void {
+    // Stopped (SQLite's own checkpoints took over) or closed: nothing counts the bytes.
+    if (this.closed) return
     Atomics.add(this.done, 1, Math.ceil(bytes / 1024))
     if (!this.caughtUp) return
     this.caughtUp = false

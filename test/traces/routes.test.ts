@@ -151,19 +151,19 @@ void t.test('trace uploads at once are bounded (two in all, one per tenant): mor
     req.write('{')
     return { req, answer }
   }
+  /** The answer to an upload that is answered before its body is sent (the rest of it never is). */
+  const answerUnsent = async (token: string): Promise<{ status: number, code?: string }> => {
+    const u = upload(token)
+    t.teardown(() => { u.req.destroy() })
+    return await u.answer
+  }
   const settle = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 100)) }
   const a = upload(TOKENS.operatorA)
   await settle()
-  const refused = upload(TOKENS.operatorA)
-  t.teardown(() => { refused.req.destroy() })
-  const a2 = await refused.answer
-  t.same(a2, { status: 503, code: 'FAULTLINE_OVERLOADED' }, 'a second upload of the same tenant is refused at once')
+  t.same(await answerUnsent(TOKENS.operatorA), { status: 503, code: 'FAULTLINE_OVERLOADED' }, 'a second upload of the same tenant is refused at once')
   const b = upload(TOKENS.operatorB)
   await settle()
-  const refused2 = upload(TOKENS.admin)
-  t.teardown(() => { refused2.req.destroy() })
-  const ops = await refused2.answer
-  t.same(ops, { status: 503, code: 'FAULTLINE_OVERLOADED' }, 'a third tenant finds both slots taken')
+  t.same(await answerUnsent(TOKENS.admin), { status: 503, code: 'FAULTLINE_OVERLOADED' }, 'a third tenant finds both slots taken')
   // A dropped upload frees its slot; a finished one (here refused as a bad trace) too.
   a.req.destroy()
   await settle()
