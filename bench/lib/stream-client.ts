@@ -123,14 +123,20 @@ async function rtt (job: Extract<Job, { kind: 'rtt' }>): Promise<RttResult> {
   const echo = await open(job.echo)
   const c = await Controller.open(job.api, job.token, [job.vm])
   // Warm up both paths (JIT, buffers), then alternate blocks so drift hits both alike.
+  // While the echo is measured the controller holds its decision (the vCPU waits in its
+  // exit), so that neither side's block runs beside the other's load.
   await exitGaps(c, 2000)
   const bytes = c.frameBytes
+  c.hold()
   await echoRtts(echo, bytes, 2000)
   const echoUs: number[] = []
   const exitUs: number[] = []
   for (let b = 0; b < job.blocks; b++) {
     echoUs.push(...await echoRtts(echo, bytes, job.perBlock))
-    exitUs.push(...await exitGaps(c, job.perBlock))
+    const gaps = exitGaps(c, job.perBlock)
+    c.release()
+    exitUs.push(...await gaps)
+    c.hold()
     progress('round trips', b + 1, job.blocks)
   }
   echo.close()
