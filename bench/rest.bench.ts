@@ -8,10 +8,10 @@
 // rounds, and the figures are medians over rounds. Beside requests/s, each server's own CPU
 // time per request (from /proc) is reported: it moves much less with other load.
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { cpuSeconds } from './lib/proc.js'
 import { median, report } from './lib/report.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -40,14 +40,6 @@ async function serve (which: 'faultline' | 'bare', env: Record<string, string> =
   })
   const kill = (): Promise<void> => new Promise(resolve => { child.once('exit', () => { resolve() }); child.kill() })
   return { ...first, pid: child.pid ?? 0, kill }
-}
-
-/** A process's user + system CPU seconds so far (Linux), or NaN. */
-function cpuSeconds (pid: number): number {
-  const f = `/proc/${pid}/stat`
-  if (!existsSync(f)) return NaN
-  const fields = readFileSync(f, 'utf8').split(') ')[1]?.split(' ') ?? []
-  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 const auth = { authorization: `Bearer ${TOKEN}` }

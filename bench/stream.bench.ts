@@ -8,13 +8,15 @@
 //   trip stays within 1.5x its value with no observers.
 // Run: node --import tsx bench/stream.bench.ts (or npm run bench -- stream).
 import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { dirname, join, relative } from 'node:path'
 import { loadConfig } from '../src/config.js'
 import { localServer } from '../src/local-server.js'
+import { cpuSeconds } from './lib/proc.js'
 import { histogram, median, percentile, report } from './lib/report.js'
-import type { ExitRttResult, Job, RttResult, ThroughputResult } from './lib/stream-client.js'
+import type { EchoRttResult, ExitRttResult, Job, RttResult, ThroughputResult } from './lib/stream-client.js'
 import { latencySvg } from './lib/svg.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -45,12 +47,16 @@ const api = server.url
 
 // The baseline: a bare ws server that sends every frame straight back.
 // The baseline: a bare ws echo server in its own process (bench/lib/echo-server.ts).
-const echoProcess = spawn(process.execPath, ['--import', 'tsx', join(here, 'lib', 'echo-server.ts')], { stdio: ['ignore', 'pipe', 'inherit'] })
-const echoPort = await new Promise<number>((resolve, reject) => {
-  echoProcess.stdout.once('data', (d: Buffer) => { resolve((JSON.parse(d.toString()) as { port: number }).port) })
-  echoProcess.once('exit', (code) => { reject(new Error(`the echo server exited (${code ?? 'signal'})`)) })
-})
-const echo = `ws://127.0.0.1:${echoPort}`
+/** Starts bench/lib/echo-server.ts (busy `busyUs` per frame); resolves with its process and URL. */
+async function echoServer (busyUs = 0): Promise<{ process: ChildProcess, url: string }> {
+  const p = spawn(process.execPath, ['--import', 'tsx', join(here, 'lib', 'echo-server.ts'), String(busyUs)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const port = await new Promise<number>((resolve, reject) => {
+    p.stdout.once('data', (d: Buffer) => { resolve((JSON.parse(d.toString()) as { port: number }).port) })
+    p.once('exit', (code) => { reject(new Error(`the echo server exited (${code ?? 'signal'})`)) })
+  })
+  return { process: p, url: `ws://127.0.0.1:${port}` }
+}
+const { process: echoProcess, url: echo } = await echoServer()
 
 async function createVm (vcpus: number): Promise<string> {
   const r = await app.inject({
@@ -86,13 +92,31 @@ console.log('\n# stream (GET /v1/stream) against a bare ws echo, same run, clien
 // ---- 1. exit round trip, one vCPU ----
 if (runs('rtt')) {
 const vmRtt = await createVm(1)
-const rtt = await client<RttResult>({ kind: 'rtt', api, echo, token: TOKEN, vm: vmRtt, blocks: quick ? 2 : 5, perBlock: quick ? 1000 : 4000 })
+const blocks = quick ? 2 : 5
+const perBlock = quick ? 1000 : 4000
+// Each side's CPU per round trip (the server here, the echo from /proc): warm-up included,
+// and each is idle while the other's blocks run.
+const rttCpu0 = process.cpuUsage()
+const echoCpu0 = cpuSeconds(echoProcess.pid ?? 0)
+const rtt = await client<RttResult>({ kind: 'rtt', api, echo, token: TOKEN, vm: vmRtt, blocks, perBlock })
+const rttCpu = process.cpuUsage(rttCpu0)
+const roundTrips = 2000 + blocks * perBlock
+const serverCpuPerRt = (rttCpu.user + rttCpu.system) / roundTrips
+const echoCpuPerRt = (cpuSeconds(echoProcess.pid ?? 0) - echoCpu0) * 1e6 / roundTrips
+// What the server's work alone costs a round trip on this machine: the plain echo made busy
+// for the CPU time faultline spends per round trip beyond the echo's own.
+const extraUs = Math.max(0, Math.round(serverCpuPerRt - echoCpuPerRt))
+const busyEcho = await echoServer(extraUs)
+const echoes = await client<EchoRttResult>({ kind: 'echo-rtt', echo, busyEcho: busyEcho.url, bytes: rtt.frameBytes, blocks, perBlock })
+busyEcho.process.kill()
 const rttP50 = median(rtt.exitUs)
 const echoP50 = median(rtt.echoUs)
 report(`exit round trip, 1 vCPU (frame ${rtt.frameBytes} B)`, [
   { name: 'exit round trip p50', value: rttP50, unit: 'µs', baseline: { name: 'ws echo p50', value: echoP50 }, target: '<= 1.5x echo', pass: rttP50 <= 1.5 * echoP50 },
-  { name: 'exit round trip p99', value: percentile(rtt.exitUs, 99), unit: 'µs', baseline: { name: 'ws echo p99', value: percentile(rtt.echoUs, 99) } }
+  { name: 'exit round trip p99', value: percentile(rtt.exitUs, 99), unit: 'µs', baseline: { name: 'ws echo p99', value: percentile(rtt.echoUs, 99) } },
+  { name: `ws echo busy ${extraUs} µs per frame, p50`, value: median(echoes.busyUs), unit: 'µs', baseline: { name: 'ws echo p50 (same blocks)', value: median(echoes.echoUs) } }
 ])
+console.log(`    CPU per round trip: faultline's server ${serverCpuPerRt.toFixed(1)} µs, the echo server ${echoCpuPerRt.toFixed(1)} µs; the busy echo spends the difference`)
 histogram('exit round trip', rtt.exitUs)
 histogram('ws echo round trip', rtt.echoUs)
 // The README's chart, from a full run only (a quick run's samples are too few to show).

@@ -9,11 +9,13 @@ export type Job =
   | { kind: 'rtt', api: string, echo: string, token: string, vm: string, blocks: number, perBlock: number }
   | { kind: 'throughput', api: string, echo: string, token: string, vms: string[], seconds: number, inFlight: number }
   | { kind: 'exit-rtt', api: string, token: string, vm: string, samples: number }
+  | { kind: 'echo-rtt', echo: string, busyEcho: string, bytes: number, blocks: number, perBlock: number }
 
 export interface RttResult { echoUs: number[], exitUs: number[], frameBytes: number }
 /** Medians over alternated rounds, and each round's rates (a faultline window, then an echo window). */
 export interface ThroughputResult { exitsPerSec: number, echoPerSec: number, rounds: { exitsPerSec: number, echoPerSec: number }[], exits: number }
 export interface ExitRttResult { exitUs: number[] }
+export interface EchoRttResult { echoUs: number[], busyUs: number[] }
 
 const DEADLINE_MS = 60_000
 const now = (): number => Number(process.hrtime.bigint()) / 1000
@@ -152,6 +154,24 @@ async function exitRtt (job: Extract<Job, { kind: 'exit-rtt' }>): Promise<ExitRt
   return { exitUs }
 }
 
+/** The plain echo and the busy one (bench/lib/echo-server.ts), in alternated blocks. */
+async function echoRtt (job: Extract<Job, { kind: 'echo-rtt' }>): Promise<EchoRttResult> {
+  const echo = await open(job.echo)
+  const busy = await open(job.busyEcho)
+  await echoRtts(echo, job.bytes, 1000)
+  await echoRtts(busy, job.bytes, 1000)
+  const echoUs: number[] = []
+  const busyUs: number[] = []
+  for (let b = 0; b < job.blocks; b++) {
+    echoUs.push(...await echoRtts(echo, job.bytes, job.perBlock))
+    busyUs.push(...await echoRtts(busy, job.bytes, job.perBlock))
+    progress('busy echo round trips', b + 1, job.blocks)
+  }
+  echo.close()
+  busy.close()
+  return { echoUs, busyUs }
+}
+
 async function throughput (job: Extract<Job, { kind: 'throughput' }>): Promise<ThroughputResult> {
   // Rounds alternate a faultline window and an echo window (the other side held, its frames
   // parked), so that drift and noise on the 2 cores hit both alike; the medians are reported.
@@ -203,6 +223,8 @@ async function throughput (job: Extract<Job, { kind: 'throughput' }>): Promise<T
 }
 
 const job = JSON.parse(process.argv[2] ?? '{}') as Job
-const result = job.kind === 'rtt' ? await rtt(job) : job.kind === 'throughput' ? await throughput(job) : await exitRtt(job)
+const result = job.kind === 'rtt'
+  ? await rtt(job)
+  : job.kind === 'throughput' ? await throughput(job) : job.kind === 'echo-rtt' ? await echoRtt(job) : await exitRtt(job)
 // stdout is a pipe: exit only once the result is written (process.exit would cut it).
 process.stdout.write(JSON.stringify(result, (_k, v: unknown) => typeof v === 'number' ? Math.round(v * 10) / 10 : v) + '\n', () => process.exit(0))
