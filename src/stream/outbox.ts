@@ -6,13 +6,15 @@
 //   end of the event-loop turn (setImmediate), so that the `decided` frames of one TCP read's
 //   decisions and the exits of the scheduler's next tick leave in one syscall; a socket that only
 //   observes gets its frames in batches every observerFlushMs, one write per batch.
+//   What a turn holds is kept as the events' JSON text and encoded once, at the release,
+//   straight into the one Buffer written: no Buffer per frame, no concatenation.
 // - WsOutbox: through ws.send, when an extension was negotiated (or for a test's fake socket).
 //
 // Flow control is the same for both: sends never wait, and a socket whose unsent bytes pass
 // the limit is reported (the session closes it with 1013).
 import type { ControlEvent } from '../control/index.js'
 import { eventBytes, eventFrame } from './frames.js'
-import { textFrameOf } from './wire.js'
+import { frameLength, framesOf } from './wire.js'
 import type { RawTransport } from './wire.js'
 
 /** The part of a ws WebSocket an outbox writes to (a fake in unit tests). */
@@ -95,14 +97,19 @@ class RawOutbox implements Outbox {
   private pending: Buffer[] = []
   private pendingBytes = 0
   private flushQueued = false
-  /** Frames held until the end of the turn (and its commit), written then as one chunk; undefined when none is. */
-  private held: Buffer[] | undefined
+  /**
+   * What is held until the end of the turn (and its commit), written then as one chunk:
+   * JSON texts to frame, or frames already made (an observer's batch); undefined when
+   * nothing is. `heldPayload` has each text's UTF-8 length; `heldBytes` counts whole frames.
+   */
+  private held: Array<string | Buffer> | undefined
+  private heldPayload: number[] = []
   private heldBytes = 0
 
   constructor (private readonly socket: OutboxSocket, private readonly raw: RawTransport, private readonly ctx: OutboxContext) {}
 
-  reply (text: string): void { this.write(textFrameOf(text), true) }
-  event (e: ControlEvent): void { this.write(eventFrame(e), false) }
+  reply (text: string): void { this.write(text, true) }
+  event (e: ControlEvent): void { this.write(e, false) }
 
   flush (): void {
     const frames = this.takeBatch()
@@ -126,7 +133,7 @@ class RawOutbox implements Outbox {
     if (this.socket.readyState !== OPEN) return
     // Held frames go at the release, after their commit; a batch joins them so that the
     // socket's order never changes. Otherwise the commit comes right before the bytes go.
-    if (this.held !== undefined) { this.hold(batch); return }
+    if (this.held !== undefined) { this.hold(batch, batch.length, batch.length); return }
     this.ctx.beforeWrite?.()
     this.raw.write(batch)
     this.checkBuffer()
@@ -138,10 +145,12 @@ class RawOutbox implements Outbox {
   }
 
   /** An event to an observing socket waits for the next batch; the rest goes at the end of the turn, after the batch. */
-  private write (frame: Buffer, urgent: boolean): void {
+  private write (item: string | ControlEvent, urgent: boolean): void {
     if (this.socket.readyState !== OPEN) return
     const ctx = this.ctx
     if (!urgent && ctx.observerFlushMs > 0 && ctx.scheduleFlush !== undefined && ctx.observing()) {
+      // Observers of a VM share its frames (made once, frames.ts) and batches (the hub).
+      const frame = eventFrame(item as ControlEvent)
       this.pending.push(frame)
       this.pendingBytes += frame.length
       if (!this.flushQueued) { this.flushQueued = true; ctx.scheduleFlush() }
@@ -156,12 +165,15 @@ class RawOutbox implements Outbox {
     }
     // What was batched goes first, so the socket's order never changes.
     if (this.pending.length > 0) this.flush()
-    this.hold(frame)
+    const text = typeof item === 'string' ? item : item.frame
+    const n = Buffer.byteLength(text, 'utf8')
+    this.hold(text, n, frameLength(n))
   }
 
-  private hold (frame: Buffer): void {
-    (this.held as Buffer[]).push(frame)
-    this.heldBytes += frame.length
+  private hold (item: string | Buffer, payload: number, bytes: number): void {
+    (this.held as Array<string | Buffer>).push(item)
+    this.heldPayload.push(payload)
+    this.heldBytes += bytes
     if (this.heldBytes + this.socket.bufferedAmount > this.ctx.maxBufferedBytes) this.checkBuffer()
   }
 
@@ -174,19 +186,21 @@ class RawOutbox implements Outbox {
 
   /**
    * The end of the turn: what the turn held leaves as one chunk, in one syscall (one
-   * concatenation costs less than the stream's bookkeeping of a chunk per frame).
+   * Buffer costs less than the stream's bookkeeping of a chunk per frame).
    */
   private readonly release = (): void => {
     const held = this.held
     if (held === undefined) return
+    const payload = this.heldPayload
     this.held = undefined
+    this.heldPayload = []
     const bytes = this.heldBytes
     this.heldBytes = 0
     // A socket closed meanwhile gets nothing more (its VM's events stay in the journal).
     if (this.socket.readyState !== OPEN) return
     // Held frames are still in this process: they leave only once committed.
     this.ctx.beforeWrite?.()
-    this.raw.write(held.length === 1 ? held[0] as Buffer : Buffer.concat(held, bytes))
+    this.raw.write(framesOf(held, payload, bytes))
     this.checkBuffer()
   }
 

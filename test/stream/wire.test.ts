@@ -3,7 +3,7 @@
 import t from 'tap'
 import type { EventEmitter } from 'node:events'
 import * as wsModule from 'ws'
-import { textFrameOf } from '../../src/stream/wire.js'
+import { frameLength, framesOf, textFrameOf } from '../../src/stream/wire.js'
 import type { RawTransport } from '../../src/stream/wire.js'
 import { Control } from '../../src/control/index.js'
 import { ControllerRegistry } from '../../src/stream/controllers.js'
@@ -33,6 +33,17 @@ void t.test('textFrameOf: every length encoding reads back through ws, multi-byt
   for (const text of ['é'.repeat(41) + 'abc', 'é'.repeat(41) + 'abcd', '→ vm 名前 ✓', '😀'.repeat(20000)]) {
     t.same(decode(textFrameOf(text)), [text], `${Buffer.byteLength(text)} bytes of UTF-8`)
   }
+})
+
+void t.test('framesOf: texts framed and frames copied, in order, in one Buffer that reads back through ws', async t => {
+  const texts = ['', 'a'.repeat(125), 'é'.repeat(41) + 'abcd', '→ vm 名前 ✓', 'b'.repeat(65536), '😀'.repeat(20000)]
+  const made = textFrameOf('{"type":"made"}')
+  const items: Array<string | Buffer> = [texts[0] as string, made, ...texts.slice(1), made]
+  const payload = items.map(i => typeof i === 'string' ? Buffer.byteLength(i) : i.length)
+  const total = items.reduce<number>((sum, i, k) => sum + (typeof i === 'string' ? frameLength(payload[k] as number) : i.length), 0)
+  const out = framesOf(items, payload, total)
+  t.equal(out.length, total, 'exactly the frames\' bytes')
+  t.same(decode(out), items.map(i => typeof i === 'string' ? i : '{"type":"made"}'))
 })
 
 class Raw implements RawTransport {
