@@ -70,3 +70,37 @@ void t.test('the exit log is bounded in frame bytes as well as exits, pending on
   for (let id = 1; id <= 20; id++) { log.set(id, big(id)); log.trim(1000, 500) }
   t.same(ids(log), [2, 17, 18, 19, 20], 'five frames of 100 bytes; pending exit 2 stays')
 })
+
+void t.test('the exit log finds every id it holds, skipped ids and a store\'s out-of-order ids included', async t => {
+  const log = new ExitLog()
+  // Ids with gaps (the core may skip one), then ones given out of order (a store's document).
+  for (const id of [3, 4, 6, 7, 10, 11, 12]) log.set(id, entry(id))
+  for (const id of [3, 6, 7]) (log.get(id) as ExitEntry).decision = DECIDED
+  log.trim(5)
+  t.same(ids(log), [4, 7, 10, 11, 12], '3 and 6 dropped; pending 4 kept')
+  for (const id of [4, 7, 10, 11, 12]) t.equal(log.get(id)?.event.exit, id, `finds ${id}`)
+  for (const id of [1, 3, 5, 6, 8, 9, 13]) t.equal(log.get(id), undefined, `no ${id}`)
+  log.set(9, entry(9))
+  log.set(2, entry(2))
+  log.set(11, { ...entry(11), decision: DECIDED })
+  t.same(ids(log), [2, 4, 7, 9, 10, 11, 12], 'kept in id order')
+  t.same(log.get(11)?.decision, DECIDED, 'an id set again is replaced, not added')
+  t.equal(log.size, 7)
+  for (const id of [2, 9]) t.equal(log.get(id)?.event.exit, id, `finds ${id}`)
+})
+
+void t.test('the exit log stays right past many compactions of its arrays', async t => {
+  const log = new ExitLog()
+  for (let id = 1; id <= 20_000; id++) {
+    log.set(id, { ...entry(id), decision: id % 1000 === 0 ? null : DECIDED })
+    log.trim(100)
+  }
+  const kept = ids(log)
+  t.equal(kept.length, 100)
+  // Exit 20,000 is pending too, but the newest: it is among the last ones, not passed yet.
+  t.same(kept.slice(0, 19), Array.from({ length: 19 }, (_, i) => (i + 1) * 1000), 'the older pending ones, oldest first')
+  t.same(kept.slice(19), Array.from({ length: 81 }, (_, i) => 19_920 + i), 'then the newest ones')
+  t.equal(log.get(5000)?.event.exit, 5000)
+  t.equal(log.get(19_950)?.event.exit, 19_950)
+  t.equal(log.get(19_919), undefined)
+})
