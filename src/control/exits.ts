@@ -63,7 +63,8 @@ export class ExitIntake {
       this.actions.follow(rec, ruled.outcome, 'rule')
       return
     }
-    this.decisions.armTimeout(rec, r.exit, () => { this.onTimeout(rec, r.exit) })
+    // No closure per exit when nothing times out (the default).
+    if (rec.policy.decision_timeout_ms !== null) this.decisions.armTimeout(rec, r.exit, () => { this.onTimeout(rec, r.exit) })
   }
 
   /** A recovered VM's pending exits wait again for their decision timeout, in full. */

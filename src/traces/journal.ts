@@ -28,7 +28,7 @@ export class TraceJournal {
   /** Lines dropped from the head; null when recording began after the VM was made. */
   dropped: number | null
   /** The core decisions seen as inputs, by exit, until their `decided` event names who. */
-  readonly decisions = new Map<number, FlatDecision>()
+  readonly decisions = new DecisionsInFlight()
 
   constructor (
     /** The header, cut null; the journal fills `cut` when it is read. */
@@ -93,5 +93,37 @@ export function entryBytes (e: TraceEntry): number {
     case 'exit': return e.frame.length + 24
     case 'decision': return 100 + (e.d.data?.length ?? 0) * 11 + (e.reason?.length ?? 0)
     case 'state': return 60 + e.reason.length
+  }
+}
+
+/**
+ * Core decisions waiting for their `decided` event, by exit. Almost always one, taken right
+ * after it is put: two short arrays, because a Map that goes from one entry to none at every
+ * decision rebuilds its table each time.
+ */
+export class DecisionsInFlight {
+  private readonly exits: number[] = []
+  private readonly decisions: FlatDecision[] = []
+
+  /** The decision for `exit` (a later one replaces an earlier one the core refused). */
+  put (exit: number, d: FlatDecision): void {
+    const i = this.exits.lastIndexOf(exit)
+    if (i >= 0) { this.decisions[i] = d; return }
+    this.exits.push(exit)
+    this.decisions.push(d)
+  }
+
+  /** The decision for `exit`, forgotten here; undefined when none was put. */
+  take (exit: number): FlatDecision | undefined {
+    const i = this.exits.lastIndexOf(exit)
+    if (i < 0) return undefined
+    const d = this.decisions[i] as FlatDecision
+    const last = this.exits.length - 1
+    // Order does not matter: the last one takes the freed place.
+    this.exits[i] = this.exits[last] as number
+    this.decisions[i] = this.decisions[last] as FlatDecision
+    this.exits.pop()
+    this.decisions.pop()
+    return d
   }
 }

@@ -25,7 +25,7 @@ export class TraceRecorder implements VmRecorder {
     const j = this.journal(rec)
     switch (i.op) {
       case 'run': j.run(i.vcpu, i.budget); return
-      case 'decide': j.decisions.set(i.exit, i.decision as FlatDecision); return
+      case 'decide': j.decisions.put(i.exit, i.decision as FlatDecision); return
       default: j.push({ k: 'input', i }, 120, false)
     }
   }
@@ -45,8 +45,7 @@ export class TraceRecorder implements VmRecorder {
     } else if (e.type === 'decided') {
       const exit = e.exit as number
       const made = rec.exits.get(exit)?.decision
-      const d: FlatDecision = j.decisions.get(exit) ?? { action: made?.action ?? 'kill' }
-      j.decisions.delete(exit)
+      const d: FlatDecision = j.decisions.take(exit) ?? { action: made?.action ?? 'kill' }
       entry = { k: 'decision', seq: e.seq, exit, d, by: made?.by ?? 'controller', reason: made?.reason }
       j.push(entry, 100 + (d.data?.length ?? 0) * 11 + (made?.reason?.length ?? 0), true)
     } else {
