@@ -209,6 +209,7 @@ export class Control {
     const { id, ord } = this.registry.allocate()
     const rec: VmRecord = {
       id,
+      idJson: JSON.stringify(id),
       tenant,
       name: body.name ?? null,
       ord,

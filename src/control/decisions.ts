@@ -74,7 +74,7 @@ export class Decisions {
       if (d.action === 'resume' && d.inject !== undefined) entry.decision.inject = d.inject
       if (d.reason !== undefined) entry.decision.reason = d.reason
     }
-    this.events.publish(rec, { vm: rec.id, tenant: rec.tenant, seq, type: 'decided', exit, frame: decidedFrame(rec.id, exit, seq, d.action, by) })
+    this.events.publish(rec, { vm: rec.id, tenant: rec.tenant, seq, type: 'decided', exit, frame: decidedFrame(rec.idJson, exit, seq, d.action, by) })
   }
 
   /** Calls `fire` after the VM's decision timeout, unless the exit is decided first. */

@@ -92,8 +92,9 @@ export class ExitLog {
    */
   trim (limit: number, maxBytes = Infinity): void {
     let size = this.size
+    // The common case, checked before any closure is made: nothing to drop.
+    if (size <= limit && this.bytes <= maxBytes) return
     const over = (): boolean => size > limit || this.bytes > maxBytes
-    if (!over()) return
     // Older than anything at the head: exits that were pending when the head passed them.
     if (this.kept.length > 0) {
       let w = 0

@@ -51,7 +51,7 @@ export class ExitIntake {
     }
     const seq = this.events.nextSeq(rec)
     // Only the frame is kept (the message object dies young): REST parses it back when asked.
-    const event: ControlEvent = { vm: rec.id, tenant: rec.tenant, seq, type: 'exit', exit: r.exit, frame: exitFrame(rec.id, seq, r, ruled === undefined) }
+    const event: ControlEvent = { vm: rec.id, tenant: rec.tenant, seq, type: 'exit', exit: r.exit, frame: exitFrame(rec.idJson, seq, r, ruled === undefined) }
     rec.exits.set(r.exit, { event, decision: null })
     // Keeps at most journalEvents exits; pending exits are never dropped.
     rec.exits.trim(this.limits.journalEvents, this.limits.journalBytes)

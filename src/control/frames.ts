@@ -34,11 +34,12 @@ export function exitMessage (vm: string, seq: number, r: ExitRecord, pending: bo
  * JSON.stringify(exitMessage(...)), built by template: one per exit on the hot path, about
  * three times faster than stringifying the object. The core's numbers are finite, so `${n}`
  * writes what JSON.stringify would; test/control/frames.test.ts holds the two equal over
- * every preset on every VM type.
+ * every preset on every VM type. `vmJson` is the VM id as JSON (the record's idJson),
+ * quoted once per VM rather than per frame.
  */
-export function exitFrame (vm: string, seq: number, r: ExitRecord, pending: boolean): string {
+export function exitFrame (vmJson: string, seq: number, r: ExitRecord, pending: boolean): string {
   const run = r.run.ret === 0 ? '{"ret":0}' : `{"ret":-1,"errno":"${r.run.errno}"}`
-  let s = `{"type":"exit","vm":${JSON.stringify(vm)},"exit":${r.exit},"seq":${seq},"vcpu":${r.vcpu},"reason":"${r.reason}","exit_reason":${r.exit_reason},"run":${run}`
+  let s = `{"type":"exit","vm":${vmJson},"exit":${r.exit},"seq":${seq},"vcpu":${r.vcpu},"reason":"${r.reason}","exit_reason":${r.exit_reason},"run":${run}`
   const mf = r.memory_fault
   if (mf !== undefined) s += `,"memory_fault":{"flags":${mf.flags},"gpa":${mf.gpa},"size":${mf.size}}`
   const hc = r.hypercall
@@ -50,11 +51,11 @@ export function exitFrame (vm: string, seq: number, r: ExitRecord, pending: bool
   return s + (pending ? ',"pending":true}' : ',"pending":false}')
 }
 
-/** {"type":"decided","vm","exit","seq","action","by"} */
-export function decidedFrame (vm: string, exit: number, seq: number, action: DecisionAction, by: DecidedBy): string {
+/** {"type":"decided","vm","exit","seq","action","by"}; `vmJson` is the VM id as JSON. */
+export function decidedFrame (vmJson: string, exit: number, seq: number, action: DecisionAction, by: DecidedBy): string {
   // One per exit: a template rather than an object for JSON.stringify. `action` and `by`
-  // are fixed words and the numbers integers, so only the VM id needs quoting.
-  return `{"type":"decided","vm":${JSON.stringify(vm)},"exit":${exit},"seq":${seq},"action":"${action}","by":"${by}"}`
+  // are fixed words and the numbers integers; the VM id comes quoted.
+  return `{"type":"decided","vm":${vmJson},"exit":${exit},"seq":${seq},"action":"${action}","by":"${by}"}`
 }
 
 /** {"type":"state","vm","seq","state","reason"} */

@@ -19,6 +19,8 @@ export interface PendingExit {
 
 export interface VmRecord {
   id: string
+  /** The id as JSON (quoted once: it goes into every event's frame). */
+  idJson: string
   tenant: string
   name: string | null
   /** Creation order, for list cursors. */

@@ -41,6 +41,7 @@ function rebuild (s: StoredVm, limits: Limits): Recovered {
   const vm = Vm.restore(cp.core, { maxInstructions: Number.MAX_SAFE_INTEGER })
   const rec: VmRecord = {
     id: s.id,
+    idJson: JSON.stringify(s.id),
     tenant: s.tenant,
     name: cp.name,
     ord: s.ord,
@@ -132,7 +133,7 @@ function controlEvent (rec: VmRecord, l: LoggedEvent, made?: Map<number, ExitRec
 }
 
 function frameOf (rec: VmRecord, l: LoggedEvent, made: Map<number, ExitRecord> | undefined): string {
-  if (l.t === 'decided' && l.x !== undefined && l.d !== undefined) return decidedFrame(rec.id, l.x, l.s, l.d.action, l.d.by)
+  if (l.t === 'decided' && l.x !== undefined && l.d !== undefined) return decidedFrame(rec.idJson, l.x, l.s, l.d.action, l.d.by)
   const r = l.x === undefined ? undefined : made?.get(l.x)
   if (l.t !== 'exit' || r === undefined) throw new Error(`event ${l.s} has no frame and nothing to rebuild it from`)
   return JSON.stringify(exitMessage(rec.id, l.s, r, l.p === true))

@@ -8,9 +8,10 @@ import { PRESETS } from '../../src/kvm/program/presets/index.js'
 
 void t.test('decided and state frames are the contract\'s objects as JSON, keys in order', async t => {
   for (const vm of ['vm_AbC-_09xyzAbC-_09', 'odd "id" \\ é']) {
-    t.equal(decidedFrame(vm, 12, 345, 'resume', 'controller'),
+    // The frame builders take the id as JSON (quoted once per VM, VmRecord.idJson).
+    t.equal(decidedFrame(JSON.stringify(vm), 12, 345, 'resume', 'controller'),
       JSON.stringify({ type: 'decided', vm, exit: 12, seq: 345, action: 'resume', by: 'controller' }))
-    t.same(JSON.parse(decidedFrame(vm, 1, 2, 'kill', 'timeout')), { type: 'decided', vm, exit: 1, seq: 2, action: 'kill', by: 'timeout' })
+    t.same(JSON.parse(decidedFrame(JSON.stringify(vm), 1, 2, 'kill', 'timeout')), { type: 'decided', vm, exit: 1, seq: 2, action: 'kill', by: 'timeout' })
     t.equal(stateFrame(vm, 3, 'running', 'start'), JSON.stringify({ type: 'state', vm, seq: 3, state: 'running', reason: 'start' }))
   }
 })
@@ -32,7 +33,7 @@ void t.test('an exit frame is exitMessage as JSON, byte for byte, over every pre
         const r = res.exit
         exits++
         reasons.add(r.reason)
-        const frame = exitFrame('vm_' + preset.name, exits, r, exits % 2 === 0)
+        const frame = exitFrame(JSON.stringify('vm_' + preset.name), exits, r, exits % 2 === 0)
         if (frame !== JSON.stringify(exitMessage('vm_' + preset.name, exits, r, exits % 2 === 0))) {
           t.fail(`${preset.name} on ${type}: ${frame}`)
           return

@@ -73,7 +73,7 @@ function earlierDocuments (v: StoredVm): StoredVm {
     if (l.t === 'exit') return { ...l, f: x?.f as string }
     const d = x?.d
     if (d === null || d === undefined) throw new Error(`decided ${l.s} refers to exit ${String(l.x)}, which has no decision`)
-    return { ...l, f: decidedFrame(v.id, l.x as number, l.s, d.action, d.by) }
+    return { ...l, f: decidedFrame(JSON.stringify(v.id), l.x as number, l.s, d.action, d.by) }
   })
   const inJournal = new Set(cp.journal.map(l => l.s))
   cp.exits = cp.exits.map(x => inJournal.has(x.s) ? { x: x.x, s: x.s, d: x.d } : x)
