@@ -14,7 +14,7 @@ const EXITS = 100_000
 // Room for the whole run in the trace journal (the defaults keep the last 10,000 events):
 // two events an exit and a few states.
 const control = new Control({ limits: { journalEvents: 2 * EXITS + 16, journalBytes: 1024 * 1024 * 1024 } })
-const traces = new Traces(control, { version: 'bench', maxEvents: control.limits.journalEvents, maxBytes: control.limits.journalBytes })
+const traces = new Traces(control, { version: 'bench' })
 
 process.stderr.write('  recording the live run...\n')
 let t0 = performance.now()

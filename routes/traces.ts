@@ -22,11 +22,7 @@ export const MAX_TRACE_UPLOADS = 2
 export const MAX_TRACE_UPLOADS_PER_TENANT = 1
 
 const traceRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const traces = new Traces(app.control, {
-    version: app.faultline.version,
-    maxEvents: app.control.limits.journalEvents,
-    maxBytes: app.control.limits.journalBytes
-  })
+  const traces = new Traces(app.control, { version: app.faultline.version })
   app.addHook('onClose', async () => { traces.close() })
   const bodyLimit = app.faultline.traceMaxBytes ?? INTEGER_VARS.FAULTLINE_TRACE_MAX_BYTES.def
   // A trace is text, read as it is: parseTrace names the line of anything wrong in it, bytes

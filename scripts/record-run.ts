@@ -26,7 +26,7 @@ export interface RecordOptions {
 
 export async function recordRun (opts: RecordOptions): Promise<{ trace: string, vm: string, exits: number }> {
   const control = opts.on?.control ?? new Control({ limits: opts.limits ?? {} })
-  const traces = opts.on?.traces ?? new Traces(control, { version: 'test', maxEvents: control.limits.journalEvents, maxBytes: control.limits.journalBytes })
+  const traces = opts.on?.traces ?? new Traces(control, { version: 'test' })
   const policy = opts.policy ?? alwaysConvert
   const view = control.createVm(RECORDER, { ...opts.body, autostart: false })
   let exits = 0

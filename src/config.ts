@@ -80,6 +80,7 @@ export const INTEGER_VARS = {
   FAULTLINE_MAX_VMS_PER_TENANT: { def: DEFAULT_LIMITS.maxVmsPerTenant, min: 1, max: 100_000 },
   FAULTLINE_JOURNAL_EVENTS: { def: DEFAULT_LIMITS.journalEvents, min: 16, max: 10_000_000 },
   FAULTLINE_JOURNAL_BYTES: { def: DEFAULT_LIMITS.journalBytes, min: 64 * 1024, max: 1024 * 1024 * 1024 },
+  FAULTLINE_JOURNAL_TOTAL_EVENTS: { def: DEFAULT_LIMITS.journalTotalEvents, min: 16, max: 1_000_000_000 },
   // Work units per slice: past ~100k a slice alone could hold the event loop for milliseconds.
   FAULTLINE_RUN_BUDGET: { def: DEFAULT_LIMITS.runBudget, min: 16, max: 100_000 },
   FAULTLINE_MAX_EXTENTS_PER_VM: { def: DEFAULT_LIMITS.maxExtentsPerVm, min: 64, max: 10_000_000 },
@@ -134,6 +135,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     maxVmsPerTenant: int('FAULTLINE_MAX_VMS_PER_TENANT'),
     journalEvents: int('FAULTLINE_JOURNAL_EVENTS'),
     journalBytes: int('FAULTLINE_JOURNAL_BYTES'),
+    journalTotalEvents: int('FAULTLINE_JOURNAL_TOTAL_EVENTS'),
     runBudget: int('FAULTLINE_RUN_BUDGET'),
     maxExtentsPerVm: int('FAULTLINE_MAX_EXTENTS_PER_VM'),
     maxVms: int('FAULTLINE_MAX_VMS')

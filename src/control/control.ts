@@ -25,6 +25,8 @@ import type { VmRecorder } from './events.js'
 import { ExitLog } from './exit-log.js'
 import { ExitIntake } from './exits.js'
 import { EventJournal } from './journal.js'
+import { JournalBudget } from './journal-budget.js'
+import type { JournalCaps } from './journal-budget.js'
 import { normalizePolicy } from './policy.js'
 import { recoverVm } from './recovery.js'
 import type { ExitEntry, VmRecord } from './record.js'
@@ -69,9 +71,12 @@ export class Control {
   /** What control/ did since start, for /metrics: read it, never write it. */
   readonly counters = new ControlStats()
   private readonly durable: Durable | undefined
+  /** Each VM's share of the journal budget (journal-budget.ts). */
+  private readonly budget: JournalBudget
 
   constructor (opts: ControlOptions = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits }
+    this.budget = new JournalBudget(this.limits.journalEvents, this.limits.journalBytes, this.limits.journalTotalEvents)
     this.clock = opts.clock ?? realClock
     this.events = new VmEvents(opts.logger)
     this.driver = new CoreDriver(this.events)
@@ -86,7 +91,7 @@ export class Control {
       onSliceEnd: (rec) => { this.intake.onSliceEnd(rec) }
     })
     this.actions = new VmActions(this.events, this.driver, this.decisions, this.scheduler)
-    this.intake = new ExitIntake(this.registry, this.events, this.driver, this.decisions, this.actions, this.limits, opts.logger)
+    this.intake = new ExitIntake(this.registry, this.events, this.driver, this.decisions, this.actions, this.limits, this.budget, opts.logger)
     this.durable = opts.store === undefined ? undefined : this.recover(opts.store, opts)
   }
 
@@ -113,6 +118,23 @@ export class Control {
     if (this.durable !== undefined) this.durable.observer = fn
   }
 
+  /** What each VM's journals may hold now (the trace recorder keeps its lines within it too). */
+  get journalCaps (): JournalCaps { return this.budget }
+
+  /**
+   * A new VM: the budget is split among one more. When that makes every share smaller, every
+   * VM's history is trimmed to it now, not at its next event, so that VMs filled one after
+   * another cannot hold more than the total between them.
+   */
+  private reshare (): void {
+    if (!this.budget.share(this.registry.size)) return
+    for (const rec of this.registry.values()) {
+      rec.journal.trim()
+      rec.exits.trim(this.budget.events, this.budget.bytes)
+    }
+    this.events.shrink()
+  }
+
   /** Whether VMs are kept in a store (and /metrics has its families). */
   get durableStore (): boolean { return this.durable !== undefined }
 
@@ -126,7 +148,9 @@ export class Control {
       ...(opts.storeBusyMs !== undefined ? { busyMs: opts.storeBusyMs } : {})
     })
     this.registry.resume(state.lastOrd)
-    const back = state.vms.map(s => recoverVm(s, this.limits, store.file))
+    // Each VM comes back within its share of the budget among all of them.
+    this.budget.share(state.vms.length)
+    const back = state.vms.map(s => recoverVm(s, this.budget, store.file))
     for (const r of back) {
       this.registry.add(r.rec)
       durable.adopt(r.rec, r.pos, r.checkpointBytes, r.logBytes)
@@ -222,7 +246,7 @@ export class Control {
       seq: 0,
       counters: { exits: 0, decisions: 0, by_rule: 0, by_timeout: 0 },
       vm,
-      journal: new EventJournal(this.limits.journalEvents, this.limits.journalBytes),
+      journal: new EventJournal(this.budget),
       exits: new ExitLog(),
       pending: new Map(),
       halted: new Set(),
@@ -230,6 +254,7 @@ export class Control {
       nextVcpu: 0
     }
     this.registry.add(rec)
+    this.reshare()
     this.events.state(rec)
     if (body.autostart === true) this.actions.act(rec, 'start', 'rest')
     return vmView(rec)
@@ -257,6 +282,8 @@ export class Control {
     if (rec.state !== 'killed') this.actions.kill(rec, by, 'deleted')
     this.events.deleted(rec)
     this.registry.remove(rec)
+    // The shares grow back; each VM keeps more from its next event on.
+    this.budget.share(this.registry.size)
   }
 
   /** start | pause | resume | stop | kill | reset, as the transition table allows. */

@@ -19,6 +19,8 @@ export interface VmRecorder {
   event (rec: VmRecord, e: ControlEvent): void
   /** A VM that was there before the recorder was added (recovered from the store). */
   recovered? (rec: VmRecord): void
+  /** Every VM's share of the journal budget got smaller: trim what is kept to it now. */
+  shrink? (): void
 }
 
 export class VmEvents {
@@ -38,6 +40,11 @@ export class VmEvents {
 
   input (rec: VmRecord, i: CoreInput): void {
     for (const r of this.recorders) r.input(rec, i)
+  }
+
+  /** The journal shares shrank (a new VM): recorders that keep history trim it. */
+  shrink (): void {
+    for (const r of this.recorders) r.shrink?.()
   }
 
   /** Synchronous delivery, in seq order per VM; returns the unsubscribe function. */

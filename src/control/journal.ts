@@ -1,47 +1,49 @@
-// A VM's recent events, bounded: a ring of the last `limit` events (and at most `maxBytes`
-// of their frames) so that a client that comes back with `since` gets exactly what it
-// missed, or learns that it is gone.
+// A VM's recent events, bounded: the last events within the VM's share of the journal
+// budget (journal-budget.ts), so that a client that comes back with `since` gets exactly
+// what it missed, or learns that it is gone.
+import type { JournalCaps } from './journal-budget.js'
 import type { ControlEvent } from './types.js'
 
 export class EventJournal {
-  private readonly ring: (ControlEvent | undefined)[]
-  private start = 0
-  private count = 0
+  /** Kept events from `head` on, seqs consecutive; below `head` are dropped slots. */
+  private events: ControlEvent[] = []
+  private head = 0
   private bytes = 0
-  constructor (readonly limit: number, readonly maxBytes = Infinity) {
-    this.ring = new Array<ControlEvent | undefined>(limit)
-  }
+  /** At most `caps.events` events and `caps.bytes` of frames (read at each append: shares move). */
+  constructor (private readonly caps: JournalCaps) {}
 
   append (e: ControlEvent): void {
-    if (this.count === this.limit) this.dropOldest()
-    const i = (this.start + this.count) % this.limit
-    this.ring[i] = e
-    this.count++
+    this.events.push(e)
     this.bytes += e.frame.length
-    // The newest event is always kept, whatever its size.
-    while (this.bytes > this.maxBytes && this.count > 1) this.dropOldest()
+    this.trim()
   }
 
-  private dropOldest (): void {
-    const old = this.ring[this.start] as ControlEvent
-    this.bytes -= old.frame.length
-    this.ring[this.start] = undefined
-    this.start = (this.start + 1) % this.limit
-    this.count--
+  /** Drops the oldest events past the caps; the newest event is always kept, whatever its size. */
+  trim (): void {
+    while ((this.count > this.caps.events || this.bytes > this.caps.bytes) && this.count > 1) {
+      const old = this.events[this.head] as ControlEvent
+      this.bytes -= old.frame.length
+      this.events[this.head++] = undefined as unknown as ControlEvent
+    }
+    // Compacted now and then, so that dropping stays O(1) on average.
+    if (this.head > 1024 && this.head * 2 > this.events.length) {
+      this.events = this.events.slice(this.head)
+      this.head = 0
+    }
   }
+
+  private get count (): number { return this.events.length - this.head }
 
   get size (): number { return this.count }
 
   /** Every kept event, oldest first (a checkpoint keeps them). */
   values (): ControlEvent[] {
-    const out: ControlEvent[] = []
-    for (let k = 0; k < this.count; k++) out.push(this.ring[(this.start + k) % this.limit] as ControlEvent)
-    return out
+    return this.events.slice(this.head)
   }
 
   /** The oldest kept seq, or null when nothing is kept. */
   get oldestSeq (): number | null {
-    return this.count === 0 ? null : (this.ring[this.start] as ControlEvent).seq
+    return this.count === 0 ? null : (this.events[this.head] as ControlEvent).seq
   }
 
   /**
@@ -53,10 +55,8 @@ export class EventJournal {
     const oldest = this.oldestSeq
     if (oldest === null || oldest > since + 1) return null
     const out: ControlEvent[] = []
-    // Seqs are consecutive in the ring, so the first wanted one sits at a known offset.
-    for (let k = since + 1 - oldest; k < this.count; k++) {
-      out.push(this.ring[(this.start + k) % this.limit] as ControlEvent)
-    }
+    // Seqs are consecutive, so the first wanted one sits at a known offset.
+    for (let i = this.head + since + 1 - oldest; i < this.events.length; i++) out.push(this.events[i] as ControlEvent)
     return out
   }
 }

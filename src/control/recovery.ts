@@ -16,7 +16,8 @@ import { applyFields, decisionOf } from './persisted.js'
 import type { CheckpointDoc, LogDoc, LoggedEvent, RecordFields } from './persisted.js'
 import type { VmRecord } from './record.js'
 import { convertSpan } from './stats.js'
-import type { ControlEvent, Limits } from './types.js'
+import type { ControlEvent } from './types.js'
+import type { JournalCaps } from './journal-budget.js'
 
 export interface Recovered {
   rec: VmRecord
@@ -26,15 +27,15 @@ export interface Recovered {
   logBytes: number
 }
 
-export function recoverVm (s: StoredVm, limits: Limits, file: string): Recovered {
+export function recoverVm (s: StoredVm, caps: JournalCaps, file: string): Recovered {
   try {
-    return rebuild(s, limits)
+    return rebuild(s, caps)
   } catch (e) {
     throw new StoreError(file, `VM ${s.id} cannot be recovered (${e instanceof Error ? e.message : String(e)}); the file was left as it is`)
   }
 }
 
-function rebuild (s: StoredVm, limits: Limits): Recovered {
+function rebuild (s: StoredVm, caps: JournalCaps): Recovered {
   const cp = JSON.parse(s.checkpoint.data) as CheckpointDoc
   if (cp.v !== 1) throw new Error(`checkpoint version ${String(cp.v)} is not known`)
   // The program was accepted when the VM was made: a lower limit since then does not refuse it.
@@ -54,7 +55,7 @@ function rebuild (s: StoredVm, limits: Limits): Recovered {
     seq: cp.r.seq,
     counters: { ...cp.r.counters },
     vm,
-    journal: new EventJournal(limits.journalEvents, limits.journalBytes),
+    journal: new EventJournal(caps),
     exits: new ExitLog(),
     pending: new Map(),
     halted: new Set(),
@@ -90,7 +91,7 @@ function rebuild (s: StoredVm, limits: Limits): Recovered {
       if (e.type === 'exit' && e.exit !== undefined) {
         // As the exit intake does it: logged and trimmed before the journal has it.
         rec.exits.set(e.exit, { event: e, decision: null })
-        rec.exits.trim(limits.journalEvents, limits.journalBytes)
+        rec.exits.trim(caps.events, caps.bytes)
       } else if (e.type === 'decided' && e.exit !== undefined && l.d !== undefined) {
         const x = rec.exits.get(e.exit)
         if (x !== undefined) x.decision = decisionOf(l.d, l.s)

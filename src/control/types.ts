@@ -49,6 +49,8 @@ export interface Limits {
   journalEvents: number
   /** Bytes of event frames kept per VM, in the journal and in the exit log, beside the counts. */
   journalBytes: number
+  /** Events (and exits, and trace lines) all VMs together keep, shared evenly (journal-budget.ts). */
+  journalTotalEvents: number
   /**
    * Work units (an op, a page checked, a page populated) one vCPU runs per scheduler slice
    * before the next vCPU gets its turn.
@@ -67,6 +69,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxVmsPerTenant: 100,
   journalEvents: 10_000,
   journalBytes: 4 * 1024 * 1024,
+  journalTotalEvents: 250_000,
   runBudget: 1024,
   maxExtentsPerVm: 65_536,
   maxVms: 1000

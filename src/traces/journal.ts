@@ -1,10 +1,12 @@
-// One VM's trace as it is made, bounded as its event journal is: at most `maxEvents` event
-// lines (exits, decisions, states) and `maxBytes` of lines, inputs counted in the bytes;
-// past either the oldest lines go, and the trace says where it was cut. Lines are kept as
+// One VM's trace as it is made, bounded as its event journal is (its share of the journal
+// budget, src/control/journal-budget.ts): at most `caps.events` event lines (exits,
+// decisions, states) and `caps.bytes` of lines, inputs counted in the bytes; past either
+// the oldest lines go, and the trace says where it was cut. Lines are kept as
 // compact entries (an exit's frame is the event's own string) and written out when read.
 import type { CoreInput } from '../control/index.js'
 import type { DecidedBy, DecisionAction, StreamVmState } from '../../schemas/common.js'
 import type { TraceHeader } from '../../schemas/trace.js'
+import type { JournalCaps } from '../control/journal-budget.js'
 
 /** A core decision's fields, whatever its action (the core's Decision is a union). */
 export interface FlatDecision { action: DecisionAction, ret?: number, data?: number[], inject?: 'mce' }
@@ -33,8 +35,7 @@ export class TraceJournal {
   constructor (
     /** The header, cut null; the journal fills `cut` when it is read. */
     readonly header: TraceHeader,
-    private readonly maxEvents: number,
-    private readonly maxBytes: number,
+    private readonly caps: JournalCaps,
     fromCreation: boolean
   ) {
     this.dropped = fromCreation ? 0 : null
@@ -53,7 +54,12 @@ export class TraceJournal {
     this.entries.push(e)
     this.bytes += bytes
     if (event) this.events++
-    while ((this.events > this.maxEvents || this.bytes > this.maxBytes) && this.entries.length - this.head > 1) this.dropHead()
+    this.trim()
+  }
+
+  /** Drops the oldest lines past the caps (the newest line always stays). */
+  trim (): void {
+    while ((this.events > this.caps.events || this.bytes > this.caps.bytes) && this.entries.length - this.head > 1) this.dropHead()
   }
 
   /** The lines kept, oldest first. */

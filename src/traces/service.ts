@@ -18,9 +18,6 @@ import { Replay } from './replay.js'
 
 export interface TracesOptions {
   version: string
-  /** The journal's bounds (FAULTLINE_JOURNAL_EVENTS / _BYTES): a trace keeps as much. */
-  maxEvents: number
-  maxBytes: number
   now?: () => number
 }
 
@@ -34,7 +31,8 @@ export class Traces {
 
   constructor (private readonly control: Control, opts: TracesOptions) {
     this.now = opts.now ?? Date.now
-    this.recorder = new TraceRecorder(opts.maxEvents, opts.maxBytes, opts.version)
+    // A VM's trace keeps as much as its journal: its share of the journal budget.
+    this.recorder = new TraceRecorder(control.journalCaps, opts.version)
     control.record(this.recorder)
     control.gateDecisions((rec, exit, d, by) => this.gate(rec, exit, d, by))
   }

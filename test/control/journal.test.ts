@@ -8,7 +8,7 @@ import { opA, vmBody } from './fixtures.js'
 const ev = (seq: number): ControlEvent => ({ vm: 'v', tenant: 't', seq, type: 'state', frame: String(seq) })
 
 void t.test('the journal keeps the last limit events and says when older ones are gone', async t => {
-  const j = new EventJournal(4)
+  const j = new EventJournal({ events: 4, bytes: Infinity })
   t.same(j.after(0, 0), [])
   for (let s = 1; s <= 6; s++) j.append(ev(s))
   t.equal(j.size, 4)
@@ -59,7 +59,7 @@ void t.test('the exits list pages by seq and filters pending', async t => {
 
 void t.test('the journal is bounded in bytes as well as events; the newest event is always kept', async t => {
   const big = (seq: number, n: number): ControlEvent => ({ vm: 'v', tenant: 't', seq, type: 'state', frame: 'x'.repeat(n) })
-  const j = new EventJournal(1000, 1000)
+  const j = new EventJournal({ events: 1000, bytes: 1000 })
   for (let s = 1; s <= 50; s++) j.append(big(s, 100))
   t.equal(j.size, 10, '10 frames of 100 bytes fit in 1000')
   t.equal(j.oldestSeq, 41)

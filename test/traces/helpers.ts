@@ -9,7 +9,7 @@ export interface Setup { control: Control, traces: Traces }
 
 export function setup (t: { teardown (fn: () => unknown): void }, limits: Partial<Limits> = {}, clock?: Clock): Setup {
   const control = new Control({ limits, ...(clock !== undefined ? { clock } : {}) })
-  const traces = new Traces(control, { version: 'test', maxEvents: control.limits.journalEvents, maxBytes: control.limits.journalBytes })
+  const traces = new Traces(control, { version: 'test' })
   t.teardown(() => { traces.close(); control.close() })
   return { control, traces }
 }

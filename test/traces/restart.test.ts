@@ -10,7 +10,7 @@ import { lines } from './helpers.js'
 
 const traced = (store: MemoryStore): { control: Control, traces: Traces } => {
   const control = new Control({ store })
-  const traces = new Traces(control, { version: 'test', maxEvents: control.limits.journalEvents, maxBytes: control.limits.journalBytes })
+  const traces = new Traces(control, { version: 'test' })
   return { control, traces }
 }
 
