@@ -2,6 +2,7 @@
 // measured in the same run from a client in its own
 // process (bench/lib/stream-client.ts), all on 127.0.0.1:
 // - exit round trip (exit out, decision back, next exit out) of one vCPU: p50 <= 1.5x echo;
+//   beside it, the echo made busy per frame for faultline's extra CPU per round trip (no target);
 // - throughput, 64 vCPUs over 16 VMs on one controller socket: >= 0.6x echo frames/s with
 //   64 frames in flight;
 // - fan-out: one VM's exits to 100 observers (their own process); the controller's round
