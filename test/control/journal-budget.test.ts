@@ -34,10 +34,15 @@ void t.test('a new VM trims every VM\'s journal, exit log and trace to the small
     const trace = lines([...s.traces.trace(opA, id)].join('')).filter(l => l.t === 'exit' || l.t === 'decision' || l.t === 'state').length
     return { journal, exits: c.exits(opA, id, { limit: 1000 }).items.length, trace }
   }
+  /** Runs VM `id` until it has made `n` more events (bounded: a VM that stalls fails). */
+  const run = async (id: string, n: number): Promise<void> => {
+    const until = c.currentSeq(opA, id) + n
+    c.act(opA, id, c.getVm(opA, id).state === 'paused' ? 'resume' : 'start')
+    for (let i = 0; i < 2000 && c.currentSeq(opA, id) < until; i++) await settle(5)
+    c.act(opA, id, 'pause')
+  }
   const a = c.createVm(opA, SPIN).id
-  c.act(opA, a, 'start')
-  await settle(50)
-  c.act(opA, a, 'pause')
+  await run(a, 300)
   t.ok(c.currentSeq(opA, a) > 300, `${c.currentSeq(opA, a)} events made`)
   t.same(kept(a), { journal: 100, exits: 100, trace: 100 }, 'alone: the per-VM cap')
   const b = c.createVm(opA, vmBody()).id
@@ -47,8 +52,6 @@ void t.test('a new VM trims every VM\'s journal, exit log and trace to the small
   t.throws(() => c.replay(opA, a, c.currentSeq(opA, a) - 67), { code: 'SEQ_EXPIRED' }, 'older events are gone for since')
   c.deleteVm(opA, d)
   c.deleteVm(opA, b)
-  c.act(opA, a, 'resume')
-  await settle(50)
-  c.act(opA, a, 'pause')
+  await run(a, 300)
   t.same(kept(a), { journal: 100, exits: 100, trace: 100 }, 'alone again: the share grows back as events come')
 })
