@@ -248,8 +248,10 @@ export class SqliteStore implements Store {
       }
       // A row nothing needs cannot be in the file either: its last entry's release dropped it
       // in the same transaction.
-      if (needed > 0) this.live.set(row.id, needed)
-      if (needed > 0) for (const vm of unknown) this.scrubQueue.push({ row: row.id, vm })
+      if (needed > 0) {
+        this.live.set(row.id, needed)
+        for (const vm of unknown) this.scrubQueue.push({ row: row.id, vm })
+      }
     }
     this.queueScrub()
     return { lastOrd: ord ?? 0, vms }
