@@ -26,7 +26,6 @@ import { ExitLog } from './exit-log.js'
 import { ExitIntake } from './exits.js'
 import { EventJournal } from './journal.js'
 import { JournalBudget } from './journal-budget.js'
-import type { JournalCaps } from './journal-budget.js'
 import { normalizePolicy } from './policy.js'
 import { recoverVm } from './recovery.js'
 import type { ExitEntry, VmRecord } from './record.js'
@@ -91,7 +90,7 @@ export class Control {
       onSliceEnd: (rec) => { this.intake.onSliceEnd(rec) }
     })
     this.actions = new VmActions(this.events, this.driver, this.decisions, this.scheduler)
-    this.intake = new ExitIntake(this.registry, this.events, this.driver, this.decisions, this.actions, this.limits, this.budget, opts.logger)
+    this.intake = new ExitIntake(this.registry, this.events, this.driver, this.decisions, this.actions, this.limits, opts.logger)
     this.durable = opts.store === undefined ? undefined : this.recover(opts.store, opts)
   }
 
@@ -118,19 +117,16 @@ export class Control {
     if (this.durable !== undefined) this.durable.observer = fn
   }
 
-  /** What each VM's journals may hold now (the trace recorder keeps its lines within it too). */
-  get journalCaps (): JournalCaps { return this.budget }
-
   /**
-   * A new VM: the budget is split among one more. When that makes every share smaller, every
-   * VM's history is trimmed to it now, not at its next event, so that VMs filled one after
+   * A new VM: the budget is split again with it. When that makes shares smaller, every VM's
+   * history is trimmed to its share now, not at its next event, so that VMs filled one after
    * another cannot hold more than the total between them.
    */
   private reshare (): void {
-    if (!this.budget.share(this.registry.size)) return
+    if (!this.budget.split()) return
     for (const rec of this.registry.values()) {
       rec.journal.trim()
-      rec.exits.trim(this.budget.events, this.budget.bytes)
+      rec.exits.trim(rec.caps.events, rec.caps.bytes)
     }
     this.events.shrink()
   }
@@ -149,8 +145,9 @@ export class Control {
     })
     this.registry.resume(state.lastOrd)
     // Each VM comes back within its share of the budget among all of them.
-    this.budget.share(state.vms.length)
-    const back = state.vms.map(s => recoverVm(s, this.budget, store.file))
+    for (const s of state.vms) this.budget.join(s.tenant)
+    this.budget.split()
+    const back = state.vms.map(s => recoverVm(s, this.budget.of(s.tenant), store.file))
     for (const r of back) {
       this.registry.add(r.rec)
       durable.adopt(r.rec, r.pos, r.checkpointBytes, r.logBytes)
@@ -231,6 +228,7 @@ export class Control {
     const { config, preset } = buildVmConfig(body, this.limits)
     const vm = Vm.create(config, { maxInstructions: this.limits.maxProgramOps })
     const { id, ord } = this.registry.allocate()
+    const caps = this.budget.join(tenant)
     const rec: VmRecord = {
       id,
       idJson: JSON.stringify(id),
@@ -246,7 +244,8 @@ export class Control {
       seq: 0,
       counters: { exits: 0, decisions: 0, by_rule: 0, by_timeout: 0 },
       vm,
-      journal: new EventJournal(this.budget),
+      caps,
+      journal: new EventJournal(caps),
       exits: new ExitLog(),
       pending: new Map(),
       halted: new Set(),
@@ -283,7 +282,8 @@ export class Control {
     this.events.deleted(rec)
     this.registry.remove(rec)
     // The shares grow back; each VM keeps more from its next event on.
-    this.budget.share(this.registry.size)
+    this.budget.leave(rec.tenant)
+    this.budget.split()
   }
 
   /** start | pause | resume | stop | kill | reset, as the transition table allows. */

@@ -16,7 +16,6 @@ import { convertSpan } from './stats.js'
 import { systemEventName } from '../../schemas/exit-reading.js'
 import type { ControlEvent, ControlLogger, Limits } from './types.js'
 import type { VmActions } from './vm-actions.js'
-import type { JournalCaps } from './journal-budget.js'
 
 /** The state reason of a VM paused at FAULTLINE_MAX_EXTENTS_PER_VM. */
 export const LIMIT_EXTENTS = 'limit:extents'
@@ -29,7 +28,6 @@ export class ExitIntake {
     private readonly decisions: Decisions,
     private readonly actions: VmActions,
     private readonly limits: Limits,
-    private readonly caps: JournalCaps,
     private readonly logger: ControlLogger | undefined
   ) {}
 
@@ -56,7 +54,7 @@ export class ExitIntake {
     const event: ControlEvent = { vm: rec.id, tenant: rec.tenant, seq, type: 'exit', exit: r.exit, frame: exitFrame(rec.idJson, seq, r, ruled === undefined) }
     rec.exits.set(r.exit, { event, decision: null })
     // Keeps at most the VM's share of exits (journal-budget.ts); pending exits are never dropped.
-    rec.exits.trim(this.caps.events, this.caps.bytes)
+    rec.exits.trim(rec.caps.events, rec.caps.bytes)
     this.events.publish(rec, event)
 
     if (isTerminalSystemEvent(r)) this.actions.setState(rec, 'crashed', systemEventName(r.system_event?.type))

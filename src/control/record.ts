@@ -4,6 +4,7 @@ import type { Policy } from '../../schemas/vm.js'
 import type { VmState } from '../../schemas/common.js'
 import type { Vm, VmConfig } from '../kvm/index.js'
 import type { EventJournal } from './journal.js'
+import type { JournalCaps } from './journal-budget.js'
 import type { ExitEntry, ExitLog } from './exit-log.js'
 
 export type { ExitEntry }
@@ -35,6 +36,8 @@ export interface VmRecord {
   seq: number
   counters: { exits: number, decisions: number, by_rule: number, by_timeout: number }
   vm: Vm
+  /** The share of the journal budget its tenant's VMs keep now (journal-budget.ts). */
+  caps: JournalCaps
   journal: EventJournal
   /** Exits by id, oldest first; decided ones beyond the journal limit are dropped. */
   exits: ExitLog

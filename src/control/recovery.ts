@@ -55,6 +55,7 @@ function rebuild (s: StoredVm, caps: JournalCaps): Recovered {
     seq: cp.r.seq,
     counters: { ...cp.r.counters },
     vm,
+    caps,
     journal: new EventJournal(caps),
     exits: new ExitLog(),
     pending: new Map(),

@@ -49,7 +49,7 @@ export interface Limits {
   journalEvents: number
   /** Bytes of event frames kept per VM, in the journal and in the exit log, beside the counts. */
   journalBytes: number
-  /** Events (and exits, and trace lines) all VMs together keep, shared evenly (journal-budget.ts). */
+  /** Events (and exits, and trace lines) all VMs together keep, split per tenant, then per VM (journal-budget.ts). */
   journalTotalEvents: number
   /**
    * Work units (an op, a page checked, a page populated) one vCPU runs per scheduler slice

@@ -3,7 +3,6 @@
 // made from the core's decision (an input) and its `decided` event (seq, who). A replay
 // taps the lines of the VM it drives as they are made.
 import type { CoreInput, VmRecorder } from '../control/index.js'
-import type { JournalCaps } from '../control/journal-budget.js'
 import type { VmRecord } from '../control/record.js'
 import type { ControlEvent } from '../control/types.js'
 import type { TraceHeader, TraceVm } from '../../schemas/trace.js'
@@ -20,7 +19,7 @@ export class TraceRecorder implements VmRecorder {
   private readonly journals = new Map<string, TraceJournal>()
   private readonly taps = new Map<string, TraceTap>()
 
-  constructor (private readonly caps: JournalCaps, private readonly version: string) {}
+  constructor (private readonly version: string) {}
 
   input (rec: VmRecord, i: CoreInput): void {
     const j = this.journal(rec)
@@ -84,7 +83,7 @@ export class TraceRecorder implements VmRecorder {
     let j = this.journals.get(rec.id)
     if (j === undefined) {
       // A VM first seen at its `created` event (seq 1) is recorded from creation.
-      j = new TraceJournal(header(rec, this.version), this.caps, fresh && rec.seq === 1 && rec.state === 'created')
+      j = new TraceJournal(header(rec, this.version), rec.caps, fresh && rec.seq === 1 && rec.state === 'created')
       this.journals.set(rec.id, j)
     }
     return j

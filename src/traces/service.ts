@@ -32,7 +32,7 @@ export class Traces {
   constructor (private readonly control: Control, opts: TracesOptions) {
     this.now = opts.now ?? Date.now
     // A VM's trace keeps as much as its journal: its share of the journal budget.
-    this.recorder = new TraceRecorder(control.journalCaps, opts.version)
+    this.recorder = new TraceRecorder(opts.version)
     control.record(this.recorder)
     control.gateDecisions((rec, exit, d, by) => this.gate(rec, exit, d, by))
   }
