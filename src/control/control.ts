@@ -131,6 +131,9 @@ export class Control {
     this.events.shrink()
   }
 
+  /** Whether the tenant's running VMs had more to run when the scheduler last yielded. */
+  backlogged (tenant: string): boolean { return this.scheduler.backlogged(tenant) }
+
   /** Whether VMs are kept in a store (and /metrics has its families). */
   get durableStore (): boolean { return this.durable !== undefined }
 

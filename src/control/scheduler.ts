@@ -27,12 +27,20 @@ export interface SliceSink {
 export const TICK_MS = 0.05
 /** The least budget of a slice near the extent cap (each unit adds at most two extents). */
 const MIN_SLICE = 16
+/**
+ * How far into a tenant's ring a tick's end looks for a VM that can still run (backlogged()).
+ * Bounded so that the look costs little with thousands of blocked VMs; a backlog it misses
+ * only means frames leave at once, as without one.
+ */
+const BACKLOG_LOOK = 64
 
 /** One tenant's running VMs, visited round-robin from `next`. */
 interface TenantRing {
   tenant: string
   vms: VmRecord[]
   next: number
+  /** Whether the last tick ended with a VM of this tenant still able to run. */
+  backlog: boolean
 }
 
 export class Scheduler {
@@ -62,7 +70,7 @@ export class Scheduler {
         this.running.add(rec)
         let ring = this.rings.get(rec.tenant)
         if (ring === undefined) {
-          ring = { tenant: rec.tenant, vms: [], next: 0 }
+          ring = { tenant: rec.tenant, vms: [], next: 0, backlog: false }
           this.rings.set(rec.tenant, ring)
           this.tenants.push(ring)
         }
@@ -90,6 +98,15 @@ export class Scheduler {
   close (): void { this.closed = true }
 
   /**
+   * Whether the tenant's VMs had more to run when the last tick yielded: the CPU, not the
+   * tenant's clients, is what its vCPUs wait for (the stream may then hold the tenant's
+   * frames a little longer and write them in fewer syscalls: src/stream/outbox.ts).
+   */
+  backlogged (tenant: string): boolean {
+    return this.rings.get(tenant)?.backlog === true
+  }
+
+  /**
    * Runs one slice per tenant in turn (each tenant's next runnable VM) until TICK_MS has
    * passed or a whole round finds nothing to run, then yields.
    */
@@ -103,9 +120,14 @@ export class Scheduler {
       this.nextTenant = (t + 1) % this.tenants.length
       if (!this.runTenant(this.tenants[t] as TenantRing)) { idle++; continue }
       idle = 0
-      if (this.now() - start >= this.tickMs) { this.wake(); return }
+      if (this.now() - start >= this.tickMs) {
+        for (const ring of this.tenants) ring.backlog = hasRunnable(ring)
+        this.wake()
+        return
+      }
     }
     // A whole round found nothing to run: sleep until a start, decision or interrupt wakes it.
+    for (const ring of this.tenants) ring.backlog = false
   }
 
   /** Runs one slice of the tenant's next runnable VM; false when none can run. */
@@ -149,6 +171,15 @@ export class Scheduler {
     }
     return false
   }
+}
+
+/** Whether one of the first BACKLOG_LOOK VMs from the ring's cursor can run. */
+function hasRunnable (ring: TenantRing): boolean {
+  const n = ring.vms.length
+  for (let k = 0; k < n && k < BACKLOG_LOOK; k++) {
+    if (runnable(ring.vms[(ring.next + k) % n] as VmRecord)) return true
+  }
+  return false
 }
 
 function runnable (rec: VmRecord): boolean {

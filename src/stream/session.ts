@@ -96,7 +96,8 @@ export class Session {
       scheduleFlush: scheduleFlush === undefined ? undefined : () => { scheduleFlush(this) },
       onOverflow: (buffered) => { this.tooSlow(buffered) },
       beforeWrite: ctx.control.commit,
-      afterCommit: ctx.control.afterCommit
+      afterCommit: ctx.control.afterCommit,
+      backlogged: () => ctx.control.backlogged(principal.tenant)
     }, raw)
   }
 

@@ -79,3 +79,25 @@ void t.test('a slice that finds the VM near its extent cap gets a smaller budget
   await turn()
   t.same(budgets, [100, 100, 100, 16], 'full budget while there is room, then at least 16 units')
 })
+
+void t.test('backlogged: a tenant whose VMs could still run when a turn yielded, and no other', async t => {
+  const { scheduler, ran, vm } = rig()
+  t.teardown(() => { scheduler.close() })
+  const busy = [vm('a', 'a1'), vm('a', 'a2'), vm('a', 'a3')]
+  const victim = vm('b', 'b1')
+  for (const r of busy) scheduler.setRunning(r, true)
+  scheduler.setRunning(victim, true)
+  t.equal(scheduler.backlogged('a'), false, 'before any turn: no backlog')
+  // The victim blocks on its exit as soon as it has run (a vCPU waiting for its decision).
+  const run = victim.vm.run.bind(victim.vm)
+  ;(victim.vm as unknown as { run: typeof run }).run = (v, b) => { victim.blocked.add(0); return run(v, b) }
+  await turn()
+  t.same(ran, ['a1', 'b1', 'a2'], 'the turn yields with time spent')
+  t.equal(scheduler.backlogged('a'), true, 'tenant a still had VMs to run')
+  t.equal(scheduler.backlogged('b'), false, 'tenant b\'s only vCPU waits for its decision, not for the CPU')
+  t.equal(scheduler.backlogged('c'), false, 'a tenant with no running VM')
+  for (const r of busy) r.blocked.add(0)
+  scheduler.wake()
+  await turn()
+  t.equal(scheduler.backlogged('a'), false, 'a turn that ran out of work clears it')
+})
