@@ -36,6 +36,7 @@ import { DEFAULT_LIMITS, realClock } from './types.js'
 import type { Clock, ControlEvent, ControlLogger, CreateVmInput, EventFilter, EventListener, Limits } from './types.js'
 import { VmActions } from './vm-actions.js'
 import { buildVmConfig } from './vm-config.js'
+import { PendingExits } from './pending.js'
 import { exitView, vmView } from './views.js'
 
 export interface ControlOptions {
@@ -250,7 +251,7 @@ export class Control {
       caps,
       journal: new EventJournal(caps),
       exits: new ExitLog(),
-      pending: new Map(),
+      pending: new PendingExits(),
       halted: new Set(),
       blocked: new Set(),
       nextVcpu: 0

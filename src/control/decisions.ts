@@ -48,7 +48,7 @@ export class Decisions {
 
   /** Closes every pending exit with a `decided` kill so that nothing waits for ever. */
   closeAll (rec: VmRecord, by: DecidedBy): void {
-    for (const [id, p] of [...rec.pending]) {
+    for (const [id, p] of rec.pending.entries()) {
       try { this.driver.decide(rec, p.vcpu, id, { action: 'kill' }) } catch { /* the core may have dropped it already */ }
       this.record(rec, id, { action: 'kill' }, by)
     }

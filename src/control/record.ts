@@ -6,17 +6,11 @@ import type { Vm, VmConfig } from '../kvm/index.js'
 import type { EventJournal } from './journal.js'
 import type { JournalCaps } from './journal-budget.js'
 import type { ExitEntry, ExitLog } from './exit-log.js'
+import type { PendingExit, PendingExits } from './pending.js'
 
 export type { ExitEntry }
 
-export interface PendingExit {
-  vcpu: number
-  timer: unknown
-  /** performance.now() when the exit was published, for the decision latency (stats.ts). */
-  published: number
-  /** What a convert of it converts: stats.ts convertSpan. */
-  span: number
-}
+export type { PendingExit }
 
 export interface VmRecord {
   id: string
@@ -41,7 +35,7 @@ export interface VmRecord {
   journal: EventJournal
   /** Exits by id, oldest first; decided ones beyond the journal limit are dropped. */
   exits: ExitLog
-  pending: Map<number, PendingExit>
+  pending: PendingExits
   /** vCPUs whose program ended, and vCPUs waiting on a pending exit: neither is run. */
   halted: Set<number>
   blocked: Set<number>

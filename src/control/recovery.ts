@@ -18,6 +18,7 @@ import type { VmRecord } from './record.js'
 import { convertSpan } from './stats.js'
 import type { ControlEvent } from './types.js'
 import type { JournalCaps } from './journal-budget.js'
+import { PendingExits } from './pending.js'
 
 export interface Recovered {
   rec: VmRecord
@@ -58,7 +59,7 @@ function rebuild (s: StoredVm, caps: JournalCaps): Recovered {
     caps,
     journal: new EventJournal(caps),
     exits: new ExitLog(),
-    pending: new Map(),
+    pending: new PendingExits(),
     halted: new Set(),
     blocked: new Set(),
     nextVcpu: 0
