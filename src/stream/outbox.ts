@@ -56,8 +56,9 @@ export interface OutboxContext {
 
 /**
  * How long a controlling socket's frames may wait while its tenant's vCPUs wait for the CPU,
- * ms since its last write. Measured on the 1,000-VM run (npm run bench -- scale): 0.5 ms,
- * +10% exits/s; 2 ms, +22%; longer, no more.
+ * ms since its last write. Measured on the 1,000-VM run (npm run bench -- scale) with a
+ * prototype that held every release so: 0.5 ms, +10% exits/s; 2 ms, +22%; 4 and 8 ms, no
+ * more. Held this way, only while the tenant is backlogged: 2 ms, +22-30%.
  */
 export const HOLD_MS = 2
 const clock = (): number => performance.now()
