@@ -28,9 +28,9 @@ export const TICK_MS = 0.05
 /** The least budget of a slice near the extent cap (each unit adds at most two extents). */
 const MIN_SLICE = 16
 /**
- * How far into a tenant's ring a tick's end looks for a VM that can still run (backlogged()).
- * Bounded so that the look costs little with thousands of blocked VMs; a backlog it misses
- * only means frames leave at once, as without one.
+ * How far into a tenant's ring backlogged() looks for a VM that can still run. Bounded so
+ * that the look costs little with thousands of blocked VMs; a backlog it misses only means
+ * frames leave at once, as without one.
  */
 const BACKLOG_LOOK = 64
 
@@ -39,8 +39,6 @@ interface TenantRing {
   tenant: string
   vms: VmRecord[]
   next: number
-  /** Whether the last tick ended with a VM of this tenant still able to run. */
-  backlog: boolean
 }
 
 export class Scheduler {
@@ -50,6 +48,8 @@ export class Scheduler {
   private readonly rings = new Map<string, TenantRing>()
   private readonly running = new Set<VmRecord>()
   private scheduled = false
+  /** Whether the last tick yielded with time spent (true) or ran out of work (false). */
+  private yielded = false
   private closed = false
   /** Slices run so far (for tests and metrics). */
   slices = 0
@@ -70,7 +70,7 @@ export class Scheduler {
         this.running.add(rec)
         let ring = this.rings.get(rec.tenant)
         if (ring === undefined) {
-          ring = { tenant: rec.tenant, vms: [], next: 0, backlog: false }
+          ring = { tenant: rec.tenant, vms: [], next: 0 }
           this.rings.set(rec.tenant, ring)
           this.tenants.push(ring)
         }
@@ -98,12 +98,15 @@ export class Scheduler {
   close (): void { this.closed = true }
 
   /**
-   * Whether the tenant's VMs had more to run when the last tick yielded: the CPU, not the
-   * tenant's clients, is what its vCPUs wait for (the stream may then hold the tenant's
-   * frames a little longer and write them in fewer syscalls: src/stream/outbox.ts).
+   * Whether the last tick yielded with time spent and the tenant still has a VM able to
+   * run: the CPU, not the tenant's clients, is what its vCPUs wait for (the stream may then
+   * hold the tenant's frames a little longer and write them in fewer syscalls:
+   * src/stream/outbox.ts). Looked at when asked (a socket's release), not at every tick.
    */
   backlogged (tenant: string): boolean {
-    return this.rings.get(tenant)?.backlog === true
+    if (!this.yielded) return false
+    const ring = this.rings.get(tenant)
+    return ring !== undefined && hasRunnable(ring)
   }
 
   /**
@@ -120,14 +123,10 @@ export class Scheduler {
       this.nextTenant = (t + 1) % this.tenants.length
       if (!this.runTenant(this.tenants[t] as TenantRing)) { idle++; continue }
       idle = 0
-      if (this.now() - start >= this.tickMs) {
-        for (const ring of this.tenants) ring.backlog = hasRunnable(ring)
-        this.wake()
-        return
-      }
+      if (this.now() - start >= this.tickMs) { this.yielded = true; this.wake(); return }
     }
     // A whole round found nothing to run: sleep until a start, decision or interrupt wakes it.
-    for (const ring of this.tenants) ring.backlog = false
+    this.yielded = false
   }
 
   /** Runs one slice of the tenant's next runnable VM; false when none can run. */
