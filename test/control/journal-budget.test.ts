@@ -63,15 +63,19 @@ void t.test('tenants share the total first, then each tenant among its VMs', asy
 // An HLT loop decided by rule: events as fast as the scheduler runs it.
 const SPIN = vmBody({ program: [{ op: 'repeat', forever: true, body: [{ op: 'hlt' }] }], policy: { rules: [{ reason: 'KVM_EXIT_HLT', action: 'resume' }] } })
 
-type Setup = ReturnType<typeof setup>
-
-/** What VM `id` keeps now, and a way to run it until it has made `n` more events. */
-function probe (s: Setup): {
+/**
+ * A control with traces whose VMs keep at most 100 events each and 200 together; what VM
+ * `id` keeps now, and a way to run it until it has made `n` more events.
+ */
+function probe (t: Parameters<typeof setup>[0]): {
+  c: ReturnType<typeof setup>['control']
   kept: (p: Principal, id: string) => { journal: number, exits: number, trace: number }
   run: (p: Principal, id: string, n: number) => Promise<void>
 } {
+  const s = setup(t, { journalEvents: 100, journalBytes: 1024 * 1024, journalTotalEvents: 200 })
   const c = s.control
   return {
+    c,
     kept: (p, id) => {
       const seq = c.currentSeq(p, id)
       let journal = 0
@@ -90,9 +94,7 @@ function probe (s: Setup): {
 }
 
 void t.test('a new VM trims every VM\'s journal, exit log and trace to the smaller share', async t => {
-  const s = setup(t, { journalEvents: 100, journalBytes: 1024 * 1024, journalTotalEvents: 200 })
-  const c = s.control
-  const { kept, run } = probe(s)
+  const { c, kept, run } = probe(t)
   const a = c.createVm(opA, SPIN).id
   await run(opA, a, 300)
   t.ok(c.currentSeq(opA, a) > 300, `${c.currentSeq(opA, a)} events made`)
@@ -109,9 +111,7 @@ void t.test('a new VM trims every VM\'s journal, exit log and trace to the small
 })
 
 void t.test('another tenant\'s VMs take from their tenant\'s part, not from a lone VM\'s history', async t => {
-  const s = setup(t, { journalEvents: 100, journalBytes: 1024 * 1024, journalTotalEvents: 200 })
-  const c = s.control
-  const { kept, run } = probe(s)
+  const { c, kept, run } = probe(t)
   const lone = c.createVm(opB, SPIN).id
   await run(opB, lone, 300)
   const many = [c.createVm(opA, SPIN).id]
