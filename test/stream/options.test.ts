@@ -3,6 +3,7 @@ import t from 'tap'
 import { DEFAULT_STREAM_OPTIONS, streamOptions } from '../../src/stream/options.js'
 import { offersStreamProtocol, selectProtocol } from '../../src/stream/protocol.js'
 import { errorFrame, eventBytes, subscribedFrame } from '../../src/stream/frames.js'
+import { observerBatchMs } from '../../src/stream/hub.js'
 import type { ControlEvent } from '../../src/control/index.js'
 
 void t.test('options: defaults overlaid in order, undefined ignored', async t => {
@@ -34,4 +35,14 @@ void t.test('frames: fixed key order; an event is encoded once for every subscri
   t.equal(b.toString(), e.frame)
   const e2 = { ...e, seq: 2, frame: '{"type":"state","seq":2}' }
   t.equal(eventBytes(e2).toString(), e2.frame, 'the next event gets its own bytes')
+})
+
+void t.test('observer batches: the configured period with few sockets waiting; with many, long enough that all of them together get at most about 10,000 writes a second', async t => {
+  t.equal(observerBatchMs(5, 1), 5)
+  t.equal(observerBatchMs(5, 50), 5)
+  t.equal(observerBatchMs(5, 1000), 100)
+  for (const waiting of [60, 100, 1000, 5000]) {
+    const writesPerSecond = waiting * 1000 / observerBatchMs(5, waiting)
+    t.ok(writesPerSecond <= 10_000 + 1e-6, `${waiting} sockets: ${writesPerSecond} writes/s`)
+  }
 })
