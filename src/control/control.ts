@@ -233,6 +233,7 @@ export class Control {
     const vm = Vm.create(config, { maxInstructions: this.limits.maxProgramOps })
     const { id, ord } = this.registry.allocate()
     const caps = this.budget.join(tenant)
+    const now = this.clock.now()
     const rec: VmRecord = {
       id,
       idJson: JSON.stringify(id),
@@ -244,7 +245,8 @@ export class Control {
       config,
       policy: normalizePolicy(body.policy),
       preset,
-      created_at: this.clock.now(),
+      created_at: now,
+      createdIso: new Date(now).toISOString(),
       seq: 0,
       counters: { exits: 0, decisions: 0, by_rule: 0, by_timeout: 0 },
       vm,

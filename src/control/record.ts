@@ -26,6 +26,8 @@ export interface VmRecord {
   policy: Policy
   preset: string | null
   created_at: number
+  /** created_at as the API shows it (ISO 8601), made once: every GET of the VM sends it. */
+  createdIso: string
   /** The VM's latest event seq (0 = none yet). */
   seq: number
   counters: { exits: number, decisions: number, by_rule: number, by_timeout: number }

@@ -53,6 +53,7 @@ function rebuild (s: StoredVm, caps: JournalCaps): Recovered {
     policy: cp.policy,
     preset: cp.preset,
     created_at: cp.created_at,
+    createdIso: new Date(cp.created_at).toISOString(),
     seq: cp.r.seq,
     counters: { ...cp.r.counters },
     vm,

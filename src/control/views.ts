@@ -6,22 +6,17 @@ import { DEFAULT_KVM_ABI } from '../kvm/index.js'
 import type { ExitEntry, VmRecord } from './record.js'
 
 export function vmView (rec: VmRecord): VmView {
+  const t = rec.vm.counterTotals()
   const c: VmCounters = {
     exits: rec.counters.exits,
     pending: rec.pending.size,
     decisions: rec.counters.decisions,
     by_rule: rec.counters.by_rule,
     by_timeout: rec.counters.by_timeout,
-    accesses: 0,
-    hypercall_errors: 0,
-    machine_checks: 0,
-    interrupts: 0
-  }
-  for (const v of rec.vm.vcpus()) {
-    c.accesses += v.counters.accesses
-    c.hypercall_errors += v.counters.hypercall_errors
-    c.machine_checks += v.counters.machine_checks
-    c.interrupts += v.counters.interrupts
+    accesses: t.accesses,
+    hypercall_errors: t.hypercall_errors,
+    machine_checks: t.machine_checks,
+    interrupts: t.interrupts
   }
   const v: VmView = {
     id: rec.id,
@@ -39,7 +34,7 @@ export function vmView (rec: VmRecord): VmView {
     policy: rec.policy,
     counters: c,
     seq: rec.seq,
-    created_at: new Date(rec.created_at).toISOString()
+    created_at: rec.createdIso
   }
   if (rec.config.type === 'tdx') v.gpaw = rec.config.gpaw
   return v

@@ -10,7 +10,7 @@ import { Memslots, validateMemslots } from './memslots.js'
 import { validateProgram } from './program/validate.js'
 import type {
   AttributeExtent, BackingExtent, Decision, DecisionOutcome, ExitRecord, KvmAbi, MemoryAttributes,
-  StepResult, VcpuInfo, VmConfig, VmType
+  StepResult, VcpuCounters, VcpuInfo, VmConfig, VmType
 } from './types.js'
 import { DEFAULT_KVM_ABI, KVM_ABIS, KvmError } from './types.js'
 import { Vcpu } from './vcpu/vcpu.js'
@@ -297,6 +297,20 @@ export class Vm implements VcpuCore {
 
   vcpu (id: number): VcpuInfo { return this.cpu(id).info() }
   vcpus (): VcpuInfo[] { return this.cpus.map(v => v.info()) }
+
+  /** Every vCPU's counters added up, without a copy per vCPU (a VM's REST view asks on every GET). */
+  counterTotals (): VcpuCounters {
+    const t: VcpuCounters = { accesses: 0, exits: 0, hypercall_errors: 0, machine_checks: 0, interrupts: 0 }
+    for (const v of this.cpus) {
+      const c = v.counters
+      t.accesses += c.accesses
+      t.exits += c.exits
+      t.hypercall_errors += c.hypercall_errors
+      t.machine_checks += c.machine_checks
+      t.interrupts += c.interrupts
+    }
+    return t
+  }
 
   /** What the guest last saw from a conversion hypercall (RAX, or TDVMCALL status and r11). */
   lastHypercall (vcpu: number): { ret: number, r11?: number } | null { return this.cpu(vcpu).lastHypercall }

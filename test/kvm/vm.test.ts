@@ -1,7 +1,8 @@
 // The Vm surface control/ uses: config validation, attribute and backing queries, vCPU info.
 import t from 'tap'
 import { Vm, KVM_MEMORY_ATTRIBUTE_PRIVATE as PRIVATE } from '../../src/kvm/index.js'
-import { config, MIB, mustExit, PAGE, vmWith } from './helpers/vm.js'
+import { config, MIB, mustExit, PAGE, presetConfig, runAll, vmWith } from './helpers/vm.js'
+import { PRESETS } from '../../src/kvm/program/presets/index.js'
 
 void t.test('Vm.create validates the whole config (INVALID_CONFIG, EINVAL)', async t => {
   const bad = [
@@ -56,4 +57,15 @@ void t.test('vcpus(), vcpu(), injectInterrupt() and pendingExits() across vCPUs'
   t.throws(() => vm.vcpu(0.5), { code: 'VCPU_NOT_FOUND' })
   t.same(vm.pendingExits().map(e => e.exit), [1])
   t.same(vm.lastHypercall(0), null)
+})
+
+void t.test('counterTotals(): every vCPU counter added up, the same as summing vcpus() (each preset)', async t => {
+  for (const p of PRESETS) {
+    const type = p.types[p.types.length - 1]!
+    const { vm } = runAll(Vm.create(presetConfig(p, type, 3, 7)), { maxExits: 2_000 })
+    const sum = { accesses: 0, exits: 0, hypercall_errors: 0, machine_checks: 0, interrupts: 0 }
+    for (const v of vm.vcpus()) for (const k of Object.keys(sum) as Array<keyof typeof sum>) sum[k] += v.counters[k]
+    t.ok(sum.exits > 0, `${p.name}: counters moved`)
+    t.same(vm.counterTotals(), sum, p.name)
+  }
 })

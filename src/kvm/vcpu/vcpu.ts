@@ -15,7 +15,7 @@ import type { HcHost, HcResult } from '../hypercall/result.js'
 import { SnpPsc } from '../hypercall/snp-psc.js'
 import { TdxMapGpa } from '../hypercall/tdx-map-gpa.js'
 import { Rng, vcpuSeed } from '../program/rng.js'
-import type { Decision, DecisionOutcome, ExitRecord, KvmAbi, StepResult, VcpuInfo, VmType } from '../types.js'
+import type { Decision, DecisionOutcome, ExitRecord, KvmAbi, StepResult, VcpuCounters, VcpuInfo, VmType } from '../types.js'
 import { KvmError } from '../types.js'
 import {
   OP_HLT, OP_IN, OP_LOOP_END, OP_LOOP_START, OP_MAP_GPA, OP_MMIO_READ, OP_MMIO_WRITE, OP_OUT, OP_PANIC,
@@ -89,6 +89,9 @@ export class Vcpu implements HcHost {
   injectInterrupt (): void { this.d.interrupt = true }
 
   get pendingExit (): ExitRecord | null { return this.d.pending }
+
+  /** The live counters, not a copy (read them, do not keep them). */
+  get counters (): Readonly<VcpuCounters> { return this.d.counters }
 
   info (): VcpuInfo {
     const d = this.d
