@@ -53,6 +53,8 @@ export class Scheduler {
   private closed = false
   /** Slices run so far (for tests and metrics). */
   slices = 0
+  /** Slices that ended in an exit, so far. */
+  private exits = 0
 
   constructor (
     private readonly runBudget: number,
@@ -121,9 +123,14 @@ export class Scheduler {
     while (this.tenants.length > 0 && idle < this.tenants.length) {
       const t = this.nextTenant % this.tenants.length
       this.nextTenant = (t + 1) % this.tenants.length
-      if (!this.runTenant(this.tenants[t] as TenantRing)) { idle++; continue }
+      const ring = this.tenants[t] as TenantRing
+      const exits = this.exits
+      if (!this.runTenant(ring)) { idle++; continue }
       idle = 0
-      if (this.now() - start >= this.tickMs) { this.yielded = true; this.wake(); return }
+      // A slice that exited and left its tenant nothing to run ends the tick: that tenant
+      // now waits for its client, and the exit's frame goes out at this turn's end instead
+      // of after the rest of the tick's slices of other tenants (up to TICK_MS).
+      if (this.now() - start >= this.tickMs || (this.exits !== exits && this.tenants.length > 1 && !hasRunnable(ring))) { this.yielded = true; this.wake(); return }
     }
     // A whole round found nothing to run: sleep until a start, decision or interrupt wakes it.
     this.yielded = false
@@ -160,7 +167,7 @@ export class Scheduler {
         return true
       }
       switch (res.kind) {
-        case 'exit': this.sink.onExit(rec, res.exit); break
+        case 'exit': this.exits++; this.sink.onExit(rec, res.exit); break
         case 'halted': this.sink.onHalted(rec, v); break
         case 'pending': rec.blocked.add(v); break
         case 'yield': break

@@ -101,3 +101,60 @@ void t.test('backlogged: a tenant whose VMs could still run when a turn yielded,
   await turn()
   t.equal(scheduler.backlogged('a'), false, 'a turn that ran out of work clears it')
 })
+
+void t.test('an exit that leaves its tenant nothing to run ends the turn beside another tenant; alone, or with more to run, it does not', async t => {
+  const { scheduler, ran, vm, clock } = rig()
+  t.teardown(() => { scheduler.close() })
+  // Slices here take no time, so only an exit can end a turn before its 0.05 ms.
+  const exiting = (r: VmRecord, name: string): void => {
+    const fake = r.vm as unknown as { run: (v: number) => unknown }
+    fake.run = (v) => {
+      ran.push(name)
+      r.blocked.add(v)
+      return { kind: 'exit', exit: { exit: 1, vcpu: v } }
+    }
+  }
+  const spinning = (r: VmRecord, name: string): void => {
+    const fake = r.vm as unknown as { run: (v: number) => unknown }
+    // 0.01 ms a slice: five to a turn unless something ends it sooner.
+    fake.run = () => { ran.push(name); clock.now += 0.01; return { kind: 'yield' } }
+  }
+  const victim = vm('v', 'victim')
+  const hostile = vm('h', 'hostile')
+  exiting(victim, 'victim')
+  spinning(hostile, 'hostile')
+  scheduler.setRunning(victim, true)
+  scheduler.setRunning(hostile, true)
+  await turn()
+  t.same(ran, ['victim'], 'the victim exits and has nothing more to run: the turn ends there, its frame goes out now')
+  await turn()
+  t.same(ran.slice(1), ['hostile', 'hostile', 'hostile', 'hostile', 'hostile'], 'the next turn is the hostile tenant\'s until its time is spent')
+  // The victim's decision: it runs at its tenant's next slot, and again ends the turn.
+  victim.blocked.delete(0)
+  scheduler.wake()
+  ran.length = 0
+  await turn()
+  t.same(ran, ['victim'], 'its tenant is next in the ring: it runs first, exits, and the turn ends again')
+
+  // A tenant alone: an exit does not end the turn (nobody else waits for the CPU).
+  const solo = rig()
+  t.teardown(() => { solo.scheduler.close() })
+  const a = solo.vm('a', 'a', 2)
+  const fa = a.vm as unknown as { run: (v: number) => unknown }
+  fa.run = (v) => { solo.ran.push(`a.${v}`); a.blocked.add(v); return { kind: 'exit', exit: { exit: v, vcpu: v } } }
+  solo.scheduler.setRunning(a, true)
+  await turn()
+  t.same(solo.ran, ['a.0', 'a.1'], 'both vCPUs run in the one turn')
+
+  // Beside another tenant, an exit from a tenant that still has a VM to run does not end it either.
+  const two = rig()
+  t.teardown(() => { two.scheduler.close() })
+  const b1 = two.vm('b', 'b1')
+  const b2 = two.vm('b', 'b2')
+  const c = two.vm('c', 'c')
+  const fb1 = b1.vm as unknown as { run: (v: number) => unknown }
+  fb1.run = (v) => { two.ran.push('b1'); b1.blocked.add(v); return { kind: 'exit', exit: { exit: 1, vcpu: v } } }
+  for (const r of [b1, b2, c]) two.scheduler.setRunning(r, true)
+  await turn()
+  t.same(two.ran, ['b1', 'c', 'b2', 'c'], 'b2 could still run: the turn went on until its time was spent')
+})
