@@ -2,7 +2,8 @@
 // measured in the same run from a client in its own
 // process (bench/lib/stream-client.ts), all on 127.0.0.1:
 // - exit round trip (exit out, decision back, next exit out) of one vCPU: p50 <= 1.5x echo;
-//   beside it, the echo made busy per frame for faultline's extra CPU per round trip (no target);
+//   beside it, the same with the server not polling for the answer (src/stream/poll.ts) and the
+//   echo made busy per frame for faultline's extra CPU per round trip (no target for either);
 // - throughput, 64 vCPUs over 16 VMs on one controller socket: >= 0.6x echo frames/s with
 //   64 frames in flight;
 // - fan-out: one VM's exits to 100 observers (their own process); the controller's round
@@ -59,8 +60,8 @@ async function echoServer (busyUs = 0): Promise<{ process: ChildProcess, url: st
 }
 const { process: echoProcess, url: echo } = await echoServer()
 
-async function createVm (vcpus: number): Promise<string> {
-  const r = await app.inject({
+async function createVm (vcpus: number, on = app): Promise<string> {
+  const r = await on.inject({
     method: 'POST',
     url: '/v1/vms',
     headers: { authorization: `Bearer ${TOKEN}` },
@@ -104,9 +105,19 @@ const rttCpu = process.cpuUsage(rttCpu0)
 const roundTrips = 2000 + blocks * perBlock
 const serverCpuPerRt = (rttCpu.user + rttCpu.system) / roundTrips
 const echoCpuPerRt = (cpuSeconds(echoProcess.pid ?? 0) - echoCpu0) * 1e6 / roundTrips
+// The same round trips against a server that does not poll for the answer (src/stream/poll.ts),
+// alternated with the echo again: what the polling buys, in the same run.
+const asleep = await localServer({ tokens: [{ token: TOKEN, tenant: 'bench', role: 'operator' }], settings: { rateLimitPerMinute: 0, maxEventLoopDelayMs: 0, version: 'bench', stream: { ...loadConfig({}).stream, pollUs: 0 } } })
+const asleepVm = await createVm(1, asleep.app)
+const asleepCpu0 = process.cpuUsage()
+const rttAsleep = await client<RttResult>({ kind: 'rtt', api: asleep.url, echo, token: TOKEN, vm: asleepVm, blocks, perBlock })
+const asleepCpu = process.cpuUsage(asleepCpu0)
+await asleep.app.close()
+const asleepCpuPerRt = (asleepCpu.user + asleepCpu.system) / roundTrips
 // What the server's work alone costs a round trip on this machine: the plain echo made busy
-// for the CPU time faultline spends per round trip beyond the echo's own.
-const extraUs = Math.max(0, Math.round(serverCpuPerRt - echoCpuPerRt))
+// for the CPU time faultline spends per round trip beyond the echo's own (not polling, so
+// that it is work, not time spent waiting for the answer).
+const extraUs = Math.max(0, Math.round(asleepCpuPerRt - echoCpuPerRt))
 const busyEcho = await echoServer(extraUs)
 const echoes = await client<EchoRttResult>({ kind: 'echo-rtt', echo, busyEcho: busyEcho.url, bytes: rtt.frameBytes, blocks, perBlock })
 busyEcho.process.kill()
@@ -115,9 +126,10 @@ const echoP50 = median(rtt.echoUs)
 report(`exit round trip, 1 vCPU (frame ${rtt.frameBytes} B)`, [
   { name: 'exit round trip p50', value: rttP50, unit: 'µs', baseline: { name: 'ws echo p50', value: echoP50 }, target: '<= 1.5x echo', pass: rttP50 <= 1.5 * echoP50 },
   { name: 'exit round trip p99', value: percentile(rtt.exitUs, 99), unit: 'µs', baseline: { name: 'ws echo p99', value: percentile(rtt.echoUs, 99) } },
+  { name: 'exit round trip p50, server not polling (FAULTLINE_WS_POLL_US=0)', value: median(rttAsleep.exitUs), unit: 'µs', baseline: { name: 'ws echo p50 (same blocks)', value: median(rttAsleep.echoUs) } },
   { name: `ws echo busy ${extraUs} µs per frame, p50`, value: median(echoes.busyUs), unit: 'µs', baseline: { name: 'ws echo p50 (same blocks)', value: median(echoes.echoUs) } }
 ])
-console.log(`    CPU per round trip: faultline's server ${serverCpuPerRt.toFixed(1)} µs, the echo server ${echoCpuPerRt.toFixed(1)} µs; the busy echo spends the difference`)
+console.log(`    CPU per round trip: faultline's server ${serverCpuPerRt.toFixed(1)} µs polling, ${asleepCpuPerRt.toFixed(1)} µs not; the echo server ${echoCpuPerRt.toFixed(1)} µs; the busy echo spends the difference not polling`)
 histogram('exit round trip', rtt.exitUs)
 histogram('ws echo round trip', rtt.echoUs)
 // The README's chart, from a full run only (a quick run's samples are too few to show).

@@ -99,6 +99,7 @@ export const INTEGER_VARS = {
   FAULTLINE_WS_MAX_BUFFERED_BYTES: { def: DEFAULT_STREAM_OPTIONS.maxBufferedBytes, min: 64 * 1024, max: 1024 * 1024 * 1024 },
   FAULTLINE_WS_MAX_SUBSCRIPTIONS: { def: DEFAULT_STREAM_OPTIONS.maxSubscriptions, min: 1, max: 1_000_000 },
   FAULTLINE_WS_OBSERVER_FLUSH_MS: { def: DEFAULT_STREAM_OPTIONS.observerFlushMs, min: 0, max: 1000 },
+  FAULTLINE_WS_POLL_US: { def: DEFAULT_STREAM_OPTIONS.pollUs, min: 0, max: 1000 },
   // A ceiling on the store's file, in 4 KiB pages (0: none): past it a commit fails, and the
   // server exits rather than tell a client what it could not keep.
   FAULTLINE_STORE_MAX_PAGES: { def: 0, min: 0, max: 2 ** 32 - 2 }
@@ -177,6 +178,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       maxBufferedBytes: int('FAULTLINE_WS_MAX_BUFFERED_BYTES'),
       maxSubscriptions: int('FAULTLINE_WS_MAX_SUBSCRIPTIONS'),
       observerFlushMs: int('FAULTLINE_WS_OBSERVER_FLUSH_MS'),
+      pollUs: int('FAULTLINE_WS_POLL_US'),
       maxSocketsPerToken: int('FAULTLINE_WS_MAX_SOCKETS_PER_TOKEN')
     },
     storeMaxPages: int('FAULTLINE_STORE_MAX_PAGES')

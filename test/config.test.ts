@@ -52,11 +52,11 @@ void t.test('a tokens file is read and checked', async t => {
 })
 
 void t.test('the stream settings are read from the environment, defaults from the stream', async t => {
-  t.same(loadConfig({}).stream, { heartbeatMs: 30_000, maxBufferedBytes: 4 * 1024 * 1024, maxSubscriptions: 1024, observerFlushMs: 5, maxSocketsPerToken: 64 })
+  t.same(loadConfig({}).stream, { heartbeatMs: 30_000, maxBufferedBytes: 4 * 1024 * 1024, maxSubscriptions: 1024, observerFlushMs: 5, pollUs: 200, maxSocketsPerToken: 64 })
   const c = loadConfig({
-    FAULTLINE_WS_HEARTBEAT_MS: '5000', FAULTLINE_WS_MAX_BUFFERED_BYTES: '65536', FAULTLINE_WS_MAX_SUBSCRIPTIONS: '8', FAULTLINE_WS_OBSERVER_FLUSH_MS: '0'
+    FAULTLINE_WS_HEARTBEAT_MS: '5000', FAULTLINE_WS_MAX_BUFFERED_BYTES: '65536', FAULTLINE_WS_MAX_SUBSCRIPTIONS: '8', FAULTLINE_WS_OBSERVER_FLUSH_MS: '0', FAULTLINE_WS_POLL_US: '0'
   })
-  t.same(c.stream, { heartbeatMs: 5000, maxBufferedBytes: 65536, maxSubscriptions: 8, observerFlushMs: 0, maxSocketsPerToken: 64 })
+  t.same(c.stream, { heartbeatMs: 5000, maxBufferedBytes: 65536, maxSubscriptions: 8, observerFlushMs: 0, pollUs: 0, maxSocketsPerToken: 64 })
   t.equal(loadConfig({ FAULTLINE_WS_HEARTBEAT_MS: '0' }).stream.heartbeatMs, 0, '0 turns heartbeats off')
 })
 
@@ -71,6 +71,8 @@ void t.test('bad stream settings stop the start, each named with its range', asy
   t.match(err.message, /FAULTLINE_WS_OBSERVER_FLUSH_MS="soon": must be an integer from 0 to 1000/)
   t.throws(() => loadConfig({ FAULTLINE_WS_HEARTBEAT_MS: '3600001' }), { message: /FAULTLINE_WS_HEARTBEAT_MS/ })
   t.throws(() => loadConfig({ FAULTLINE_WS_OBSERVER_FLUSH_MS: '1001' }), { message: /FAULTLINE_WS_OBSERVER_FLUSH_MS/ })
+  t.throws(() => loadConfig({ FAULTLINE_WS_POLL_US: '1001' }), { message: /FAULTLINE_WS_POLL_US="1001": must be an integer from 0 to 1000/ })
+  t.throws(() => loadConfig({ FAULTLINE_WS_POLL_US: '-1' }), { message: /FAULTLINE_WS_POLL_US/ })
 })
 
 void t.test('connection limits: the cap defaults to the open-files limit less a reserve', async t => {

@@ -4,6 +4,7 @@
 import type { Control } from '../control/index.js'
 import type { Principal } from '../auth/index.js'
 import { ControllerRegistry } from './controllers.js'
+import { AnswerPoll } from './poll.js'
 import type { StreamOptions } from './options.js'
 import { CLOSE, Session } from './session.js'
 import type { StreamLogger, StreamSocket } from './session.js'
@@ -57,12 +58,15 @@ export class StreamHub {
   /** Observing sessions with frames batched, flushed together by one timer. */
   private readonly flushQueue = new Set<Session>()
   private flushTimer: NodeJS.Timeout | undefined
+  /** Polls for a controller's answer after its frames went out (poll.ts). */
+  private readonly poll: AnswerPoll
 
   constructor (
     private readonly control: Control,
     readonly options: StreamOptions,
     private readonly logger?: StreamLogger
   ) {
+    this.poll = new AnswerPoll(options.pollUs)
     if (options.heartbeatMs > 0) {
       this.timer = setInterval(() => { this.heartbeat() }, options.heartbeatMs)
       // The server's own lifetime is decided by listen/close, not by this timer.
@@ -104,10 +108,11 @@ export class StreamHub {
         else this.perToken.set(principal.id, n)
       },
       onSlow: () => { this.slowClosed++ },
-      scheduleFlush: this.scheduleFlush
+      scheduleFlush: this.scheduleFlush,
+      afterWrite: this.sentToController
     }, raw)
     this.sessions.add(s)
-    socket.on('message', (data, isBinary) => { s.onFrame(data, isBinary) })
+    socket.on('message', (data, isBinary) => { this.poll.heard(); s.onFrame(data, isBinary) })
     socket.on('pong', () => { s.onPong() })
     socket.on('close', () => { s.onClose() })
     s.start()
@@ -145,6 +150,8 @@ export class StreamHub {
       this.onLastSocket = () => { clearTimeout(timer); resolve() }
     })
   }
+
+  private readonly sentToController = (): void => { this.poll.sent() }
 
   /** Observing sessions that had a batch at the last flush: how many will likely wait for the next. */
   private lastFlushed = 0

@@ -10,6 +10,8 @@ export interface StreamOptions {
   maxSubscriptions: number
   /** A socket that controls no VM gets its frames in batches this often; 0 sends each at once. */
   observerFlushMs: number
+  /** At most this long after frames went to a controller, the server polls for its answer rather than sleep (poll.ts), µs; 0 never. */
+  pollUs: number
   /** Stream sockets one token may have open at once; an upgrade past it is refused (429). */
   maxSocketsPerToken: number
   /** The server's version, for `hello`. */
@@ -24,6 +26,8 @@ export const DEFAULT_STREAM_OPTIONS: StreamOptions = {
   // Observers see events a few ms late; in exchange a VM with many observers keeps its
   // controller's round trip (one write per observer per batch, not per event).
   observerFlushMs: 5,
+  // KVM's default halt_poll_ns on x86 (KVM_HALT_POLL_NS_DEFAULT), for the same reason.
+  pollUs: 200,
   // Enough for a controller per worker process of one client; each socket is a file descriptor.
   maxSocketsPerToken: 64,
   version: '0.0.0'

@@ -52,6 +52,8 @@ export interface OutboxContext {
   backlogged?: (() => boolean) | undefined
   /** The clock HOLD_MS is measured on, ms (performance.now(); a fake one in tests). */
   now?: (() => number) | undefined
+  /** Called after held frames (a controller's events, or a reply) were written: an answer may follow soon. */
+  afterWrite?: (() => void) | undefined
 }
 
 /**
@@ -239,6 +241,7 @@ class RawOutbox implements Outbox {
     this.ctx.beforeWrite?.()
     this.raw.write(framesOf(held, payload, bytes))
     this.lastRelease = (this.ctx.now ?? clock)()
+    this.ctx.afterWrite?.()
     this.checkBuffer()
   }
 

@@ -48,6 +48,8 @@ export interface SessionContext {
   onSlow?: (s: Session) => void
   /** Asks for flush() to be called in observerFlushMs (the hub batches these). */
   scheduleFlush?: (s: Session) => void
+  /** Called after frames went to this socket while it controls a VM (the hub's answer poll). */
+  afterWrite?: () => void
 }
 
 /** WebSocket close codes the stream uses (RFC 6455 section 7.4.1 and the IANA registry). */
@@ -97,7 +99,8 @@ export class Session {
       onOverflow: (buffered) => { this.tooSlow(buffered) },
       beforeWrite: ctx.control.commit,
       afterCommit: ctx.control.afterCommit,
-      backlogged: () => ctx.control.backlogged(principal.tenant)
+      backlogged: () => ctx.control.backlogged(principal.tenant),
+      afterWrite: ctx.afterWrite
     }, raw)
   }
 
