@@ -52,7 +52,7 @@ export interface OutboxContext {
   backlogged?: (() => boolean) | undefined
   /** The clock HOLD_MS is measured on, ms (performance.now(); a fake one in tests). */
   now?: (() => number) | undefined
-  /** Called after held frames (a controller's events, or a reply) were written: an answer may follow soon. */
+  /** Called after frames were written to a socket that controls a VM (its events, or a reply): an answer may follow soon. */
   afterWrite?: (() => void) | undefined
 }
 
@@ -103,6 +103,7 @@ class WsOutbox implements Outbox {
     if (this.socket.readyState !== OPEN) return
     this.ctx.beforeWrite?.()
     this.socket.send(payload, TEXT)
+    if (!this.ctx.observing()) this.ctx.afterWrite?.()
     const buffered = this.socket.bufferedAmount
     if (buffered > this.ctx.maxBufferedBytes) this.ctx.onOverflow(buffered)
   }

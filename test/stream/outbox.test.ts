@@ -86,3 +86,47 @@ void t.test('a socket that drains writes what is held at once, backlog or not', 
   await turn()
   t.same(seqs(writes), [[1], [2]], 'and nothing twice')
 })
+
+void t.test('afterWrite: called once per write of a controlling socket\'s frames (the hub polls for the answer then), never for an observer\'s batch', async t => {
+  let calls = 0
+  const writes: string[] = []
+  const observing = { on: false }
+  const outbox = createOutbox({ readyState: 1, bufferedAmount: 0, send: () => { throw new Error('raw') } }, {
+    maxBufferedBytes: 1 << 20,
+    observerFlushMs: 5,
+    observing: () => observing.on,
+    scheduleFlush: () => {},
+    onOverflow: () => { throw new Error('no overflow expected') },
+    afterWrite: () => { calls++ }
+  }, { write: (b: Buffer) => { writes.push(b.toString('latin1')) } })
+  const e = (n: number): ControlEvent => ({ vm: 'vm_a', tenant: 'a', seq: n, type: 'exit', exit: n, frame: `{"seq":${n}}` })
+  outbox.event(e(1))
+  outbox.event(e(2))
+  t.equal(calls, 0, 'nothing written yet')
+  await turn()
+  t.equal(writes.length, 1)
+  t.equal(calls, 1, 'one write, one call')
+  observing.on = true
+  outbox.event(e(3))
+  outbox.flush()
+  t.equal(writes.length, 2, 'the observer\'s batch was written')
+  t.equal(calls, 1, 'an observer is not waited on')
+
+  // Through ws.send (an extension negotiated): the same, frame by frame.
+  let wsCalls = 0
+  const sent: unknown[] = []
+  const wsObserving = { on: false }
+  const ws = createOutbox({ readyState: 1, bufferedAmount: 0, send: (d: Buffer | string) => { sent.push(d) } }, {
+    maxBufferedBytes: 1 << 20,
+    observerFlushMs: 0,
+    observing: () => wsObserving.on,
+    onOverflow: () => { throw new Error('no overflow expected') },
+    afterWrite: () => { wsCalls++ }
+  })
+  ws.event(e(1))
+  t.equal(wsCalls, 1)
+  wsObserving.on = true
+  ws.event(e(2))
+  t.equal(sent.length, 2)
+  t.equal(wsCalls, 1)
+})
