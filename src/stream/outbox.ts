@@ -242,7 +242,7 @@ class RawOutbox implements Outbox {
     this.ctx.beforeWrite?.()
     this.raw.write(framesOf(held, payload, bytes))
     this.lastRelease = (this.ctx.now ?? clock)()
-    this.ctx.afterWrite?.()
+    if (!this.ctx.observing()) this.ctx.afterWrite?.()
     this.checkBuffer()
   }
 

@@ -110,6 +110,9 @@ void t.test('afterWrite: called once per write of a controlling socket\'s frames
   outbox.event(e(3))
   outbox.flush()
   t.equal(writes.length, 2, 'the observer\'s batch was written')
+  outbox.reply('{"type":"ack"}')
+  await turn()
+  t.equal(writes.length, 3, 'and a reply to it')
   t.equal(calls, 1, 'an observer is not waited on')
 
   // Through ws.send (an extension negotiated): the same, frame by frame.
