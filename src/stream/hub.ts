@@ -5,6 +5,7 @@ import type { Control } from '../control/index.js'
 import type { Principal } from '../auth/index.js'
 import { ControllerRegistry } from './controllers.js'
 import { AnswerPoll } from './poll.js'
+import { ObserverGroups } from './observer-groups.js'
 import type { StreamOptions } from './options.js'
 import { CLOSE, Session } from './session.js'
 import type { StreamLogger, StreamSocket } from './session.js'
@@ -60,6 +61,8 @@ export class StreamHub {
   private flushTimer: NodeJS.Timeout | undefined
   /** Polls for a controller's answer after its frames went out (poll.ts). */
   private readonly poll: AnswerPoll
+  /** Observing sockets of each VM, sharing its events and batches. */
+  private readonly groups: ObserverGroups
 
   constructor (
     private readonly control: Control,
@@ -67,6 +70,7 @@ export class StreamHub {
     private readonly logger?: StreamLogger
   ) {
     this.poll = new AnswerPoll(options.pollUs)
+    this.groups = new ObserverGroups(control, this.armFlush, options.maxBufferedBytes)
     if (options.heartbeatMs > 0) {
       this.timer = setInterval(() => { this.heartbeat() }, options.heartbeatMs)
       // The server's own lifetime is decided by listen/close, not by this timer.
@@ -109,7 +113,8 @@ export class StreamHub {
       },
       onSlow: () => { this.slowClosed++ },
       scheduleFlush: this.scheduleFlush,
-      afterWrite: this.sentToController
+      afterWrite: this.sentToController,
+      groups: this.groups
     }, raw)
     this.sessions.add(s)
     socket.on('message', (data, isBinary) => { this.poll.heard(); s.onFrame(data, isBinary) })
@@ -158,22 +163,27 @@ export class StreamHub {
 
   private readonly scheduleFlush = (s: Session): void => {
     this.flushQueue.add(s)
+    this.armFlush()
+  }
+
+  private readonly armFlush = (): void => {
     if (this.flushTimer !== undefined) return
-    const waiting = Math.max(this.flushQueue.size, this.lastFlushed)
+    const waiting = Math.max(this.flushQueue.size + this.groups.waiting, this.lastFlushed)
     this.flushTimer = setTimeout(this.flushAll, observerBatchMs(this.options.observerFlushMs, waiting))
     this.flushTimer.unref()
   }
 
   /**
-   * Writes every waiting batch. Observers of the same VMs hold the very same frame Buffers
-   * in the same order, so one concatenation is written to all of them (found by the first
-   * frame, then checked whole).
+   * Writes every waiting batch: each socket's own first, then the observer groups' (a
+   * socket's own batch holds what came before: a replay, a share of a group it left).
+   * Sockets whose own batches hold the very same frame Buffers in the same order get one
+   * concatenation (found by the first frame, then checked whole).
    */
   private readonly flushAll = (): void => {
     this.flushTimer = undefined
     const due = [...this.flushQueue]
     this.flushQueue.clear()
-    this.lastFlushed = 0
+    this.lastFlushed = this.groups.waiting
     const made = new Map<Buffer, { frames: Buffer[], batch: Buffer }>()
     for (const s of due) {
       const frames = s.takeBatch()
@@ -187,6 +197,7 @@ export class StreamHub {
       }
       s.writeBatch(m.batch)
     }
+    this.groups.flush()
   }
 
   private heartbeat (): void {

@@ -77,6 +77,10 @@ export interface Outbox {
   /** The batched frames, handed over (the hub may write one concatenation to many sockets). */
   takeBatch (): Buffer[] | undefined
   writeBatch (batch: Buffer): void
+  /** Whether takeBatch()/writeBatch()/pend() work (not through ws.send). */
+  readonly batches: boolean
+  /** Frames already made (an observer group's share), batched as events are. */
+  pend (frames: Buffer[]): void
   /** Forgets what is batched (the socket is closing). */
   clear (): void
 }
@@ -97,6 +101,8 @@ class WsOutbox implements Outbox {
   drain (): void {}
   takeBatch (): undefined { return undefined }
   writeBatch (): void {}
+  readonly batches = false
+  pend (): void {}
   clear (): void {}
 
   private send (payload: Buffer): void {
@@ -161,6 +167,18 @@ class RawOutbox implements Outbox {
     this.ctx.beforeWrite?.()
     this.raw.write(batch)
     this.checkBuffer()
+  }
+
+  readonly batches = true
+
+  pend (frames: Buffer[]): void {
+    if (this.socket.readyState !== OPEN) return
+    for (const f of frames) {
+      this.pending.push(f)
+      this.pendingBytes += f.length
+    }
+    if (!this.flushQueued && this.ctx.scheduleFlush !== undefined) { this.flushQueued = true; this.ctx.scheduleFlush() }
+    if (this.pendingBytes > this.ctx.maxBufferedBytes) this.checkBuffer()
   }
 
   clear (): void {

@@ -24,6 +24,7 @@ import type { StreamOptions } from './options.js'
 import { createOutbox } from './outbox.js'
 import type { Outbox, OutboxSocket } from './outbox.js'
 import type { RawTransport } from './wire.js'
+import type { GroupMember, ObserverGroups } from './observer-groups.js'
 
 /** The part of a ws WebSocket a session uses (a fake in unit tests). */
 export interface StreamSocket extends OutboxSocket {
@@ -50,6 +51,8 @@ export interface SessionContext {
   scheduleFlush?: (s: Session) => void
   /** Called after frames went to this socket while it controls a VM (the hub's answer poll). */
   afterWrite?: () => void
+  /** Where a socket that only observes joins its VMs' observers (observer-groups.ts). */
+  groups?: ObserverGroups
 }
 
 /** WebSocket close codes the stream uses (RFC 6455 section 7.4.1 and the IANA registry). */
@@ -70,7 +73,11 @@ const ALL_VMS = '*'
 interface Subscription {
   role: Role
   unsubscribe: () => void
+  /** Delivered through the VM's observer group rather than this socket's own bus listener. */
+  grouped: boolean
 }
+
+const NOTHING = (): void => {}
 
 export class Session {
   /** Cleared at each ping, set by the pong (or any frame) that shows the peer is alive. */
@@ -82,6 +89,12 @@ export class Session {
   /** How many of the subscriptions are controller roles. */
   private controls = 0
   private readonly outbox: Outbox
+  /** This socket as a member of its VMs' observer groups. */
+  private readonly member: GroupMember = {
+    takeShare: (vm, frames, lastSeq) => { this.markSent(vm, lastSeq); if (!this.detached) this.outbox.pend(frames) },
+    writeGroupBatch: (vm, batch, lastSeq) => { this.markSent(vm, lastSeq); if (!this.detached) this.outbox.writeBatch(batch) },
+    groupVmDeleted: (vm) => { this.forget(vm) }
+  }
 
   /** `raw`: the socket under `socket`, when frames may be written to it directly (wire.ts). */
   constructor (
@@ -153,6 +166,8 @@ export class Session {
   /** Ends the session from the server side, with a close frame after what is queued. */
   end (code: number, reason: string): void {
     if (this.detached) return
+    // What the observer groups hold for this socket joins its own batch, written below.
+    this.leaveGroups()
     // Held frames too: once the close frame is out, nothing more may follow it.
     this.outbox.drain()
     this.detach()
@@ -207,15 +222,31 @@ export class Session {
       const claim = controllers.claim(vm, this, m.takeover === true)
       if (!claim.ok) { this.error('CONFLICT', `VM ${vm} already has a controller; subscribe with "takeover": true to take it`, f); return }
       claim.revoked?.revoke(vm)
-      if (existing?.role !== 'controller') this.controls++
+      if (existing?.role !== 'controller') {
+        // A controlling socket gets every event as it comes, not in batches.
+        this.ungroup()
+        this.controls++
+      }
     } else if (existing?.role === 'controller') {
       // Asking to observe a VM this socket controls gives the role up.
       controllers.release(vm, this)
       this.controls--
     }
     if (existing === undefined) {
-      this.subs.set(vm, { role, unsubscribe: control.subscribe({ vm }, this.onEvent) })
+      const groups = this.ctx.groups
+      if (role === 'observer' && groups !== undefined && this.canGroup()) {
+        this.subs.set(vm, { role, grouped: true, unsubscribe: groups.join(vm, this.member) })
+      } else {
+        this.subs.set(vm, { role, grouped: false, unsubscribe: control.subscribe({ vm }, this.onEvent) })
+      }
     } else {
+      const groups = this.ctx.groups
+      if (existing.grouped && groups !== undefined) {
+        // Settled first: the mark must count what the group holds for this socket, or the
+        // replay below would send it again.
+        existing.unsubscribe()
+        existing.unsubscribe = groups.join(vm, this.member)
+      }
       existing.role = role
     }
 
@@ -234,9 +265,12 @@ export class Session {
     const { id } = m
     if (m.since !== undefined) { this.error('BAD_MESSAGE', '"since" needs one VM: "*" starts from now (subscribe to a VM with since to replay it)', { id, vm: ALL_VMS }); return }
     if (existing === undefined) {
+      // "*" and a VM's group would both carry the VM's events: the marks of this socket's own
+      // listener keep them from coming twice, so its VMs leave their groups first.
+      this.ungroup()
       // An admin's "*" is every tenant; anyone else's is their own tenant, present and future.
       const filter: EventFilter = this.principal.role === 'admin' ? { all: true } : { tenant: this.principal.tenant }
-      this.subs.set(ALL_VMS, { role: 'observer', unsubscribe: this.ctx.control.subscribe(filter, this.onEvent) })
+      this.subs.set(ALL_VMS, { role: 'observer', grouped: false, unsubscribe: this.ctx.control.subscribe(filter, this.onEvent) })
     }
     this.write(subscribedFrame(id, ALL_VMS, 'observer', 0))
     if (id !== undefined) this.write(ackFrame(id, { vm: ALL_VMS, role: 'observer', seq: 0 }))
@@ -324,8 +358,41 @@ export class Session {
     if (!this.detached) this.outbox.event(e)
   }
 
+  // ---- observer groups --------------------------------------------------------------------
+
+  /** Whether a new observer subscription may go through its VM's group (the socket only observes, in batches, and has no "*"). */
+  private canGroup (): boolean {
+    return this.outbox.batches && this.ctx.options.observerFlushMs > 0 && this.controls === 0 && !this.subs.has(ALL_VMS)
+  }
+
+  private markSent (vm: string, seq: number): void {
+    if ((this.sent.get(vm) ?? 0) < seq) this.sent.set(vm, seq)
+  }
+
+  /** Every grouped subscription moves to this socket's own listener (its share of each batch first). */
+  private ungroup (): void {
+    for (const [vm, sub] of this.subs) {
+      if (!sub.grouped) continue
+      sub.unsubscribe()
+      sub.unsubscribe = this.ctx.control.subscribe({ vm }, this.onEvent)
+      sub.grouped = false
+    }
+  }
+
+  /** Leaves every group, its share of each batch joining this socket's own (the socket is ending). */
+  private leaveGroups (): void {
+    for (const sub of this.subs.values()) {
+      if (!sub.grouped) continue
+      sub.unsubscribe()
+      sub.unsubscribe = NOTHING
+      sub.grouped = false
+    }
+  }
+
   /** Too far behind: stop feeding it now; the close frame queues behind what it has. */
   private tooSlow (buffered: number): void {
+    // Nothing more goes to it: what its groups hold for it is dropped with its own batch.
+    this.leaveGroups()
     this.outbox.clear()
     this.ctx.onSlow?.(this)
     this.ctx.logger?.warn({ principal: this.principal.id, buffered, limit: this.ctx.options.maxBufferedBytes }, 'stream client too slow, closing with 1013')
