@@ -89,9 +89,11 @@ export class Session {
   /** How many of the subscriptions are controller roles. */
   private controls = 0
   private readonly outbox: Outbox
+  /** Set once the socket is being closed for falling behind: nothing more is queued for it. */
+  private tooFarBehind = false
   /** This socket as a member of its VMs' observer groups. */
   private readonly member: GroupMember = {
-    takeShare: (vm, frames, lastSeq) => { this.markSent(vm, lastSeq); if (!this.detached) this.outbox.pend(frames) },
+    takeShare: (vm, frames, lastSeq) => { this.markSent(vm, lastSeq); if (!this.detached && !this.tooFarBehind) this.outbox.pend(frames) },
     writeGroupBatch: (vm, batch, lastSeq) => { this.markSent(vm, lastSeq); if (!this.detached) this.outbox.writeBatch(batch) },
     groupVmDeleted: (vm) => { this.forget(vm) }
   }
@@ -391,6 +393,8 @@ export class Session {
 
   /** Too far behind: stop feeding it now; the close frame queues behind what it has. */
   private tooSlow (buffered: number): void {
+    if (this.tooFarBehind) return
+    this.tooFarBehind = true
     // Nothing more goes to it: what its groups hold for it is dropped with its own batch.
     this.leaveGroups()
     this.outbox.clear()
