@@ -234,15 +234,14 @@ export class Session {
       controllers.release(vm, this)
       this.controls--
     }
+    const groups = this.ctx.groups
     if (existing === undefined) {
-      const groups = this.ctx.groups
       if (role === 'observer' && groups !== undefined && this.canGroup()) {
         this.subs.set(vm, { role, grouped: true, unsubscribe: groups.join(vm, this.member) })
       } else {
         this.subs.set(vm, { role, grouped: false, unsubscribe: control.subscribe({ vm }, this.onEvent) })
       }
     } else {
-      const groups = this.ctx.groups
       if (existing.grouped && groups !== undefined) {
         // Settled first: the mark must count what the group holds for this socket, or the
         // replay below would send it again.
