@@ -18,10 +18,31 @@ export class TraceError extends FaultlineError {
   }
 }
 
+/**
+ * An exit line as a replay keeps it: its exit's number, and the text after the frame's
+ * `"seq":N,` when the line is written as faultline writes it, so the replay compares its own
+ * frame with it as text (replay.ts). Not the parsed frame: a long trace holds one per exit,
+ * and keeping them took a quarter of a replay's time in the garbage collector. The line's
+ * text stays for the rare exact comparison (a line written some other way, or a difference).
+ */
+export interface ExitLine {
+  t: 'exit'
+  seq: number
+  /** The frame's `exit` (the exit's number). */
+  exit: number
+  /** The frame after its vm, exit and seq (from `,"vcpu":` on), or null: not faultline's layout. */
+  tail: string | null
+  /** The line as read (JSON.parse gives the TraceExit line back). */
+  row: string
+}
+
+/** A body line as a replay goes through it: exit lines as ExitLine, the others as read. */
+export type ReplayLine = Exclude<TraceBodyLine, { t: 'exit' }> | ExitLine
+
 export interface ParsedTrace {
   header: TraceHeaderType
   /** Every line after the header, the end line last. */
-  lines: TraceBodyLine[]
+  lines: ReplayLine[]
 }
 
 type Check = ReturnType<typeof Compile<TSchema>>
@@ -59,11 +80,13 @@ export function parseTrace (raw: Buffer | string): ParsedTrace {
   const last = rows.length
 
   const header = headerOf(rows[0] as string, last === 1 && !endsClean)
-  const lines: TraceBodyLine[] = []
+  const lines: ReplayLine[] = []
   for (let i = 1; i < rows.length; i++) {
     const n = i + 1
-    const value = json(rows[i] as string, n, n === last && !endsClean)
+    const row = rows[i] as string
+    const value = json(row, n, n === last && !endsClean)
     const line = bodyLine(value, n)
+    if (line.t === 'exit') { lines.push(exitLine(line, row)); continue }
     if (line.t === 'end') {
       if (n !== last) throw new TraceError('TRACE_INVALID', 'the end line must be the last line', n)
       if (line.lines !== n - 1) throw new TraceError('TRACE_TRUNCATED', `the end line counts ${line.lines} lines before it, the file has ${n - 1}: lines are missing`, n)
@@ -72,6 +95,18 @@ export function parseTrace (raw: Buffer | string): ParsedTrace {
   }
   if (lines[lines.length - 1]?.t !== 'end') throw new TraceError('TRACE_TRUNCATED', 'the trace stops before its end line: it was cut short', last + 1)
   return { header, lines }
+}
+
+/**
+ * The exit line kept for the replay. The tail is taken only when the line begins exactly
+ * as write.ts writes it, from its own parsed values, and ends with the line's `}`: then
+ * equal text after that prefix means an equal frame (replay.ts, sameExit).
+ */
+function exitLine (line: Extract<TraceBodyLine, { t: 'exit' }>, row: string): ExitLine {
+  const e = line.exit
+  const prefix = `{"t":"exit","seq":${line.seq},"exit":{"type":"exit","vm":${JSON.stringify(e.vm)},"exit":${e.exit},"seq":${e.seq}`
+  const tail = row.startsWith(prefix) && row.endsWith('}') ? row.slice(prefix.length, -1) : null
+  return { t: 'exit', seq: line.seq, exit: e.exit, tail, row }
 }
 
 function json (row: string, n: number, unterminated: boolean): unknown {

@@ -95,6 +95,32 @@ void t.test('a changed simulation: SIMULATION_DIVERGED with both payloads', asyn
   t.match(v.divergences[0], { kind: 'SIMULATION_DIVERGED', exit: exit.exit, line: i + 1, recorded: { exit: { memory_fault: { gpa: exit.memory_fault.gpa } } }, actual: { t: 'exit', exit: { memory_fault: { gpa: exit.memory_fault.gpa - 4096 } } } })
 })
 
+void t.test('exit lines are compared by value: another layout of the line is the same exit, a frame\'s key order is not', async t => {
+  const s = setup(t)
+  const run = await recordRun({ body: { type: 'snp', vcpus: 1, preset: 'implicit-conversions' }, maxExits: 30, on: s })
+  const rows = run.trace.trimEnd().split('\n')
+  const exits = rows.flatMap((r, k) => r.startsWith('{"t":"exit"') ? [k] : [])
+  t.ok(exits.length >= 3, `${exits.length} exit lines`)
+  // Written another way (keys of the line reordered, spaces): the same values, no divergence.
+  const spaced = rows.map((r, k) => {
+    if (!exits.includes(k)) return r
+    const l = JSON.parse(r) as { seq: number, exit: unknown }
+    return JSON.stringify({ exit: l.exit, seq: l.seq, t: 'exit' }, null, 1).replace(/\n/g, '')
+  })
+  const same = await replay(s, RECORDER, spaced.join('\n') + '\n', { decide: 'recorded' })
+  t.equal(same.state, 'passed', JSON.stringify(same.divergences[0]))
+  t.equal(same.exits.replayed, exits.length)
+  // One frame with its vcpu and reason swapped: not the frame the stream sends.
+  const k = exits[1] as number
+  const l = JSON.parse(rows[k] as string) as { seq: number, exit: Record<string, unknown> }
+  const { type, vm, exit, seq, vcpu, reason, ...rest } = l.exit
+  const reordered = [...rows]
+  reordered[k] = JSON.stringify({ t: 'exit', seq: l.seq, exit: { type, vm, exit, seq, reason, vcpu, ...rest } })
+  const v = await replay(s, RECORDER, reordered.join('\n') + '\n', { decide: 'recorded', on_divergence: 'continue' })
+  t.equal(v.state, 'diverged')
+  t.match(v.divergences, [{ kind: 'SIMULATION_DIVERGED', exit, line: k + 1, recorded: { t: 'exit', exit: { reason, vcpu } }, actual: { t: 'exit', exit: { reason, vcpu } } }], 'that exit only')
+})
+
 void t.test('missing and extra outputs are divergences', async t => {
   const s = setup(t)
   const run = await recordRun({ body: { type: 'tdx', vcpus: 1, preset: 'tdx-boot' }, maxExits: 30, on: s })
