@@ -77,8 +77,6 @@ async function controller (job: ScaleJob): Promise<ScaleResult> {
 }
 
 const ms = (us: number): number => us / 1000
-/** Whether a figure missed its target (the suite then exits 1, as the others do). */
-let missed = false
 
 // ---- 1. 1,000 VMs x 2 vCPUs, one controller socket ----
 if (runs('storm')) {
@@ -97,7 +95,6 @@ if (runs('storm')) {
   gc()
   const kept = process.memoryUsage()
   const cpu = serverCpu(r.window)
-  missed ||= !(ms(r.rtt.p99) < 50 && r.rtt.p99 <= 3 * r.rtt.mean && peakRss < 1024 * MiB)
   console.log(`\n# scale: ${VMS} VMs x ${VCPUS} vCPUs (conversion-storm, tdx), one controller socket deciding every exit`)
   report(`${VMS * VCPUS} vCPUs on one socket, ${SECONDS} s measured`, [
     { name: 'exits decided per second', value: r.exitsPerSec, unit: '/s' },
@@ -140,7 +137,6 @@ if (runs('observers')) {
   await new Promise(resolve => observers.once('exit', resolve))
   // A run with no round trips (the guests' programs ended) measures nothing: a miss.
   const observedOk = watched.rtt.n > 0 && alone.rtt.n > 0 && watched.rtt.p50 <= 1.5 * alone.rtt.p50
-  missed ||= !observedOk
   const obs = JSON.parse(obsOut.trim().split('\n').at(-1) ?? '{}') as { frames: number, open: number }
   console.log(`\n# scale: ${OBSERVERS} observer sockets on ${OBSERVED_VMS} VMs (1 vCPU each), one controller deciding every exit`)
   report(`${OBSERVERS} observers, ${seconds} s measured each way`, [
@@ -153,4 +149,5 @@ if (runs('observers')) {
 
 clearInterval(sampler)
 await server.close()
-process.exit(missed ? 1 : 0)
+// 1 when a figure missed its target (report() says so).
+process.exit(process.exitCode ?? 0)

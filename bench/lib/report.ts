@@ -54,8 +54,12 @@ export function fmt (v: number): string {
   return v.toPrecision(3)
 }
 
-/** Prints a section as a table and a bar chart of value against baseline. */
+/**
+ * Prints a section as a table and a bar chart of value against baseline. A row that misses
+ * its target makes the suite's process exit 1, so `npm run bench` counts it (run.ts).
+ */
 export function report (title: string, rows: Row[]): void {
+  if (rows.some(r => r.pass === false)) process.exitCode = 1
   const lines: string[] = [`\n## ${title}`, '', '| measure | value | baseline (same run) | ratio | target | met |', '|---|---|---|---|---|---|']
   for (const r of rows) {
     const ratio = r.baseline !== undefined ? r.value / r.baseline.value : undefined
