@@ -94,7 +94,7 @@ const traceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (req, reply) => {
     if (typeof req.body !== 'string') throw new FaultlineError('UNSUPPORTED_MEDIA_TYPE', `send the trace as ${TRACE_MEDIA_TYPE}`)
     try {
-      return await reply.code(201).send(traces.create(principalOf(req), raw.get(req) ?? req.body, req.query))
+      return await reply.code(201).send(await traces.createInTurns(principalOf(req), raw.get(req) ?? req.body, req.query))
     } catch (e) {
       if (!(e instanceof TraceError)) throw e
       return await reply.code(400).type('application/json; charset=utf-8').send({ ...errorBody(e), line: e.line })

@@ -1,6 +1,10 @@
 // Reads a trace file: every line JSON and a line of faultline-trace/1, the header first, the
 // end line last. What is wrong is refused with the line at fault (1 = the header): a newer
 // format, a line cut short, a header that is not a VM this server can make again.
+// POST /v1/replays checks a trace a slice at a time between the server's other work
+// (parseTraceInTurns): tens of MiB take a second or more, which in one go would hold every
+// VM and socket of the server that long.
+import { performance } from 'node:perf_hooks'
 import { Compile } from 'typebox/compile'
 import type { TSchema } from 'typebox'
 import { FaultlineError } from '../errors.js'
@@ -65,14 +69,41 @@ const BODY_SCHEMAS: Record<string, TSchema> = {
   end: TraceEnd
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true })
+/** Lines checked between two steps of the parse (a step is a few tens of µs). */
+const LINES_PER_STEP = 16
+/** Bytes decoded in one step. */
+const DECODE_CHUNK = 1024 * 1024
 
+/** The whole trace in one go (tests and tools; the server uses parseTraceInTurns). */
 export function parseTrace (raw: Buffer | string): ParsedTrace {
-  let text: string
-  if (typeof raw === 'string') text = raw
-  else {
-    try { text = utf8.decode(raw) } catch { throw new TraceError('TRACE_INVALID', 'bytes that are not UTF-8', badUtf8Line(raw)) }
+  const p = parsing(raw)
+  for (;;) {
+    const r = p.next()
+    if (r.done === true) return r.value
   }
+}
+
+/**
+ * The same parse, at most about `sliceMs` of it per turn of the event loop, as the
+ * scheduler and the replay pump share the CPU: what it refuses, and the line named, are
+ * parseTrace's.
+ */
+export async function parseTraceInTurns (raw: Buffer | string, sliceMs: number): Promise<ParsedTrace> {
+  const p = parsing(raw)
+  let until = performance.now() + sliceMs
+  for (;;) {
+    const r = p.next()
+    if (r.done === true) return r.value
+    if (performance.now() >= until) {
+      await new Promise(resolve => setImmediate(resolve))
+      until = performance.now() + sliceMs
+    }
+  }
+}
+
+/** The parse as steps: it yields after each chunk of bytes decoded and every LINES_PER_STEP lines. */
+function * parsing (raw: Buffer | string): Generator<void, ParsedTrace, void> {
+  const text = typeof raw === 'string' ? raw : yield * decoded(raw)
   if (text.trim() === '') throw new TraceError('TRACE_INVALID', 'the trace is empty: its first line is the header', 1)
   const endsClean = text.endsWith('\n')
   // Rows are taken one at a time (not split all at once): the ones not kept are garbage at
@@ -93,6 +124,7 @@ export function parseTrace (raw: Buffer | string): ParsedTrace {
   const header = headerOf(nextRow(), lastRow && !endsClean)
   const lines: ReplayLine[] = []
   while (!lastRow) {
+    if (n % LINES_PER_STEP === 0) yield
     const row = nextRow()
     const value = json(row, n, lastRow && !endsClean)
     const line = bodyLine(value, n)
@@ -106,6 +138,24 @@ export function parseTrace (raw: Buffer | string): ParsedTrace {
   const last = n
   if (lines[lines.length - 1]?.t !== 'end') throw new TraceError('TRACE_TRUNCATED', 'the trace stops before its end line: it was cut short', last + 1)
   return { header, lines }
+}
+
+/** The bytes as UTF-8 text, a chunk a step; bytes that are not UTF-8 are refused with their line. */
+function * decoded (raw: Buffer): Generator<void, string, void> {
+  const utf8 = new TextDecoder('utf-8', { fatal: true })
+  let text = ''
+  let at = 0
+  try {
+    for (; at < raw.length; at += DECODE_CHUNK) {
+      text += utf8.decode(raw.subarray(at, at + DECODE_CHUNK), { stream: true })
+      yield
+    }
+    text += utf8.decode()
+  } catch {
+    // In this chunk, or a sequence begun at the end of the one before (at most 3 bytes).
+    throw new TraceError('TRACE_INVALID', 'bytes that are not UTF-8', badUtf8Line(raw, Math.max(0, Math.min(at, raw.length) - 3)))
+  }
+  return text
 }
 
 /**
@@ -163,10 +213,18 @@ function firstError (c: Check, value: unknown): string {
   return `${where}${e.message}`.trim()
 }
 
-/** The first line (from 1) holding bytes that are not UTF-8. */
-function badUtf8Line (raw: Buffer): number {
+/**
+ * The first line (from 1) holding bytes that are not UTF-8, looking from the line that
+ * holds byte `from` on (the lines before it decoded).
+ */
+function badUtf8Line (raw: Buffer, from: number): number {
+  const utf8 = new TextDecoder('utf-8', { fatal: true })
   let line = 1
   let start = 0
+  for (let nl = raw.indexOf(0x0a); nl >= 0 && nl < from; nl = raw.indexOf(0x0a, nl + 1)) {
+    line++
+    start = nl + 1
+  }
   for (;;) {
     const nl = raw.indexOf(0x0a, start)
     const end = nl < 0 ? raw.length : nl
