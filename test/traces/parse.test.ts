@@ -1,7 +1,8 @@
 // A trace checked a slice at a time (parseTraceInTurns, what POST /v1/replays uses) is the
-// same parse as in one go: the same lines, the same refusals naming the same line, bytes
-// that are not UTF-8 found past the first decoded chunk too. It lets the event loop turn
-// between steps, and a replay asked of a closing server is refused without a VM.
+// same parse as in one go: the same lines, the same refusals naming the same line (bytes
+// that are not UTF-8 anywhere in tens of thousands of lines too), as bytes or as text, a
+// byte order mark dropped. It lets the event loop turn between steps, and a replay asked
+// of a closing server is refused without a VM.
 import t from 'tap'
 import { parseTrace, parseTraceInTurns, TraceError } from '../../src/traces/read.js'
 import { RECORDER, recordRun } from '../../scripts/record-run.js'
@@ -25,6 +26,8 @@ void t.test('in turns or in one go: the same lines, exit lines kept as text with
   const whole = parseTrace(run.trace)
   const turns = await parseTraceInTurns(Buffer.from(run.trace), 0)
   t.same(turns, whole)
+  const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(run.trace)])
+  t.same(await parseTraceInTurns(bom, 0), whole, 'bytes with a byte order mark: the same')
   const exits = whole.lines.filter(l => l.t === 'exit')
   t.ok(exits.length >= 400, `${exits.length} exit lines`)
   t.ok(exits.every(l => l.t === 'exit' && l.tail !== null && l.tail.startsWith(',"vcpu":')), 'faultline\'s own layout: every exit keeps its tail')
@@ -47,11 +50,10 @@ void t.test('the same refusals, on the same line, in turns or in one go', async 
   }
   cases.push(['a bad byte early', at(3, [0xff]), 'TRACE_INVALID', 3])
   cases.push(['a bad byte past the first MiB', at(25_000, [0xff]), 'TRACE_INVALID', 25_000])
-  // A three-byte sequence begun in the last two bytes of the first chunk and broken by the
-  // first byte of the next: found in the next chunk, on the line where it began.
+  // A three-byte sequence broken by its third byte, at the first MiB.
   let bytes = 0
   const k = rows.findIndex(r => (bytes += r.length + 1) > MIB - 100) + 1
-  cases.push(['a broken sequence across the first chunk\'s end', at(k, [0xe2, 0x82, 0x41], MIB - 2), 'TRACE_INVALID', k])
+  cases.push(['a broken sequence', at(k, [0xe2, 0x82, 0x41], MIB - 2), 'TRACE_INVALID', k])
   cases.push(['a sequence cut at the very end', Buffer.concat([Buffer.from(rows.join('\n') + '\n'), Buffer.from([0xe2, 0x82])]), 'TRACE_INVALID', rows.length + 1])
   cases.push(['valid bytes: the header is checked first', Buffer.from(rows.join('\n') + '\n'), 'TRACE_INVALID', 1])
   cases.push(['an empty trace', Buffer.from('\n'), 'TRACE_INVALID', 1])
