@@ -89,15 +89,25 @@ export function parseTrace (raw: Buffer | string): ParsedTrace {
  */
 export async function parseTraceInTurns (raw: Buffer | string, sliceMs: number): Promise<ParsedTrace> {
   const p = parsing(raw)
-  let until = performance.now() + sliceMs
-  for (;;) {
-    const r = p.next()
-    if (r.done === true) return r.value
-    if (performance.now() >= until) {
-      await new Promise(resolve => setImmediate(resolve))
-      until = performance.now() + sliceMs
+  // Driven from setImmediate itself, not an awaited promise a turn: tens of thousands of
+  // turns for a large trace, each as cheap as the loop allows.
+  return await new Promise((resolve, reject) => {
+    const turn = (): void => {
+      const until = performance.now() + sliceMs
+      try {
+        for (;;) {
+          const r = p.next()
+          if (r.done === true) { resolve(r.value); return }
+          if (performance.now() >= until) break
+        }
+      } catch (e) {
+        reject(e)
+        return
+      }
+      setImmediate(turn)
     }
-  }
+    turn()
+  })
 }
 
 /**
