@@ -25,8 +25,9 @@ const traceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const traces = new Traces(app.control, { version: app.faultline.version })
   app.addHook('onClose', async () => { traces.close() })
   const bodyLimit = app.faultline.traceMaxBytes ?? INTEGER_VARS.FAULTLINE_TRACE_MAX_BYTES.def
-  // A trace is text, read as it is: parseTrace names the line of anything wrong in it, bytes
-  // that are not UTF-8 included (so it gets the bytes; the schema sees their text).
+  // A trace is text, read as it is: the trace's parse (src/traces/read.ts) names the line of
+  // anything wrong in it, bytes that are not UTF-8 included (so it gets the bytes; the
+  // schema sees their text).
   const raw = new WeakMap<object, Buffer>()
   app.addContentTypeParser(TRACE_MEDIA_TYPE, { parseAs: 'buffer', bodyLimit }, (req, body, done) => {
     const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase()
