@@ -13,11 +13,17 @@ export default fp(async (app) => {
   const s = app.faultline
   const shedding = { requests: 0 }
   app.decorate('shedding', shedding)
-  const pressure = s.maxEventLoopDelayMs > 0 ? new EventLoopPressure(s.maxEventLoopDelayMs) : undefined
+  // Measured from ready on: starting (plugins, schemas, a store's recovery) can hold the loop
+  // for over a second on a slow machine, and that is not load. Measured from the start, the
+  // first sample after it read the whole second as blocked and shed the first requests.
+  let pressure: EventLoopPressure | undefined
+  if (s.maxEventLoopDelayMs > 0) {
+    app.addHook('onReady', async () => { pressure = new EventLoopPressure(s.maxEventLoopDelayMs) })
+    app.addHook('onClose', async () => { pressure?.close() })
+  }
   app.decorate('isUnderPressure', () => pressure?.isUnderPressure() ?? false)
-  if (pressure !== undefined) app.addHook('onClose', async () => { pressure.close() })
   const limiter = s.rateLimitPerMinute > 0 ? new RateLimiter(s.rateLimitPerMinute) : undefined
-  if (pressure === undefined && limiter === undefined) return
+  if (s.maxEventLoopDelayMs <= 0 && limiter === undefined) return
   const overloaded = new Overloaded()
   // One hook for both: each hook Fastify runs per request costs a call chain of its own.
   app.addHook('onRequest', (req, reply, done) => {
