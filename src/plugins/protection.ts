@@ -13,9 +13,10 @@ export default fp(async (app) => {
   const s = app.faultline
   const shedding = { requests: 0 }
   app.decorate('shedding', shedding)
-  // Measured from ready on: starting (plugins, schemas, a store's recovery) can hold the loop
-  // for over a second on a slow machine, and that is not load. Measured from the start, the
-  // first sample after it read the whole second as blocked and shed the first requests.
+  // Measured from ready on: building the app (the plugins after this one, and every route's
+  // schemas compiled at ready) can hold the loop for over a second on a slow machine, and
+  // that is not load. Measured from here, the first sample after it read the whole second
+  // as blocked and shed the first requests. (A store's recovery runs before the app exists.)
   let pressure: EventLoopPressure | undefined
   if (s.maxEventLoopDelayMs > 0) {
     app.addHook('onReady', async () => { pressure = new EventLoopPressure(s.maxEventLoopDelayMs) })

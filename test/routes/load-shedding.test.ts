@@ -31,8 +31,9 @@ void t.test('a blocked event loop makes requests 503 FAULTLINE_OVERLOADED with r
 })
 
 void t.test('a slow start is not load: the first requests after ready are served', async t => {
-  // Starting held the loop for 1.5 s (as a store's recovery of many VMs can); the pressure
-  // monitor must not read that second as blocked and shed what comes right after ready.
+  // Starting held the loop for 1.5 s (as compiling the routes' schemas at ready can on a
+  // loaded machine); the pressure monitor must not read that second as blocked and shed
+  // what comes right after ready.
   const slowStart = fp(async (app) => {
     app.addHook('onReady', async () => {
       const until = Date.now() + 1500
